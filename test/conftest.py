@@ -1,0 +1,254 @@
+"""
+Shared fixtures for both test layers.
+
+Fast layer (no Docker): `salt_loader` loads _modules/_states through Salt's
+own loader with chosen functions faked; `render` compiles SLS files for given
+grains and pillar with an in-process salt-call.
+
+Container layer (everything under test/container/, marked `container`):
+`boxes` starts systemd containers on a docker network of this session and
+removes them at the end, whatever the outcome; `converge` applies a pillar
+and checks the run; `assert_idempotent` is the shared zero-changes check.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import uuid
+from pathlib import Path
+
+import pytest
+import salt.client
+import salt.config
+import salt.loader
+import yaml
+
+from tools.dockerbox import REPO, Box, client
+
+SESSION = uuid.uuid4().hex[:6]
+PILLARS = Path(__file__).parent / "pillars"
+ALL_ROLES = ["balancer", "web", "worker", "db", "queue", "cache"]
+
+# Grains of the releases we support, over whatever the test host is.
+OS_GRAINS = {
+    "ubuntu-22.04": dict(
+        os="Ubuntu",
+        os_family="Debian",
+        osfinger="Ubuntu-22.04",
+        osrelease="22.04",
+        osmajorrelease=22,
+        oscodename="jammy",
+        lsb_distrib_codename="jammy",
+    ),
+    "ubuntu-24.04": dict(
+        os="Ubuntu",
+        os_family="Debian",
+        osfinger="Ubuntu-24.04",
+        osrelease="24.04",
+        osmajorrelease=24,
+        oscodename="noble",
+        lsb_distrib_codename="noble",
+    ),
+    "debian-12": dict(
+        os="Debian",
+        os_family="Debian",
+        osfinger="Debian-12",
+        osrelease="12",
+        osmajorrelease=12,
+        oscodename="bookworm",
+        lsb_distrib_codename="bookworm",
+    ),
+}
+HOST_GRAINS = dict(num_cpus=2, mem_total=4096, virtual="kvm", init="systemd", kernel="Linux")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "container" in Path(str(item.fspath)).parts:
+            item.add_marker(pytest.mark.container)
+
+
+# -- pillars ---------------------------------------------------------------
+
+
+def load_pillar(name: str) -> dict:
+    """A pillar by name: `demo` (salt/pillar/demo.sls), `example`
+    (salt/pillar/pillar.example, every key) or test/pillars/<name>.yaml."""
+    if name == "demo":
+        path = REPO / "salt" / "pillar" / "demo.sls"
+    elif name == "example":
+        path = REPO / "salt" / "pillar" / "pillar.example"
+    else:
+        path = PILLARS / f"{name}.yaml"
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.fixture
+def demo_pillar() -> dict:
+    return load_pillar("demo")
+
+
+def with_settings(pillar: dict, **sections) -> dict:
+    """A copy of `pillar` with `webstack` sections updated (deeply)."""
+    out = copy.deepcopy(pillar)
+
+    def merge(dst, src):
+        for key, value in src.items():
+            if isinstance(value, dict) and isinstance(dst.get(key), dict):
+                merge(dst[key], value)
+            else:
+                dst[key] = value
+
+    merge(out.setdefault("webstack", {}), sections)
+    return out
+
+
+# -- fast layer: Salt in-process -------------------------------------------
+
+
+def minion_opts(tmp: Path, grains: dict | None = None, pillar_root: Path | None = None) -> dict:
+    opts = salt.config.minion_config(None)
+    opts.update(
+        file_client="local",
+        id="render-test",
+        file_roots={"base": [str(REPO / "salt" / "states")]},
+        pillar_roots={"base": [str(pillar_root)] if pillar_root else []},
+        module_dirs=[str(REPO / "_modules")],
+        states_dirs=[str(REPO / "_states")],
+        cachedir=str(tmp / "cache"),
+        pki_dir=str(tmp / "pki"),
+        sock_dir=str(tmp / "sock"),
+        log_file=str(tmp / "minion.log"),
+        extension_modules=str(tmp / "extmods"),
+        grains=dict(grains or {}),
+        autoload_dynamic_modules=False,
+        clean_dynamic_modules=False,
+    )
+    return opts
+
+
+@pytest.fixture
+def salt_loader(tmp_path):
+    """
+    Salt's loader over our _modules and _states, with `fakes`
+    ({"cmd.run_all": fn, ...}) in place of real execution functions:
+    `ldr = salt_loader(fakes={...}, grains={...}, pillar={...})`, then
+    `ldr.salt["ufw.status"]()` or `ldr.states["ufw.rules_managed"](...)`.
+    """
+
+    def make(fakes=None, grains=None, pillar=None, test=False):
+        opts = minion_opts(tmp_path, grains={**HOST_GRAINS, **(grains or {})})
+        opts["test"] = test
+        opts["pillar"] = pillar or {}
+        opts["grains"] = salt.loader.grains(opts)
+        opts["grains"].update(grains or {})
+        utils = salt.loader.utils(opts)
+        context = {}
+        mods = salt.loader.minion_mods(opts, utils=utils, context=context)
+        for name, fn in (fakes or {}).items():
+            mods[name] = fn
+        states = salt.loader.states(opts, mods, utils, salt.loader.serializers(opts), context=context)
+        return types.SimpleNamespace(salt=mods, states=states, opts=opts, context=context)
+
+    return make
+
+
+@pytest.fixture
+def render(tmp_path_factory):
+    """
+    Compile SLS for an OS and a pillar without touching anything:
+    `render("ubuntu-24.04", pillar, "nginx")` returns the high data of that
+    SLS (None: the whole highstate) or raises RenderFailed with Salt's errors.
+    """
+    callers = {}
+
+    def run(os_name: str, pillar: dict, sls: str | None = None, roles=ALL_ROLES):
+        key = (os_name, yaml.safe_dump(pillar), tuple(roles))
+        if key not in callers:
+            tmp = tmp_path_factory.mktemp("render")
+            (tmp / "pillar").mkdir()
+            (tmp / "pillar" / "top.sls").write_text("base:\n  '*':\n    - site\n")
+            (tmp / "pillar" / "site.sls").write_text(yaml.safe_dump(pillar))
+            grains = {**HOST_GRAINS, **OS_GRAINS[os_name], "roles": list(roles)}
+            callers[key] = salt.client.Caller(mopts=minion_opts(tmp, grains, tmp / "pillar"))
+        caller = callers[key]
+        out = caller.cmd("state.show_highstate") if sls is None else caller.cmd("state.show_sls", sls)
+        if not isinstance(out, dict):
+            raise RenderFailed("\n".join(map(str, out)))
+        return out
+
+    return run
+
+
+class RenderFailed(AssertionError):
+    pass
+
+
+# -- container layer ---------------------------------------------------------
+
+
+class Boxes:
+    """Systemd containers of this test session, on one docker network."""
+
+    def __init__(self):
+        self.dc = client()
+        self.network = f"wst-{SESSION}"
+        self.dc.networks.create(self.network, labels={"webstack": "test"})
+        self.started: list[Box] = []
+
+    def start(self, name: str, roles: list[str] | None = None, **kw) -> Box:
+        box = Box.start(
+            f"wst-{SESSION}-{name}",
+            hostname=name,
+            network=self.network,
+            labels={"webstack.session": SESSION},
+            **kw,
+        )
+        self.started.append(box)
+        if roles is not None:
+            box.set_roles(roles)
+        return box
+
+    def close(self):
+        for box in self.started:
+            box.remove()
+        try:
+            self.dc.networks.get(self.network).remove()
+        except Exception:  # noqa: BLE001 - best effort on teardown
+            pass
+
+
+@pytest.fixture(scope="session")
+def boxes():
+    b = Boxes()
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def converge(box: Box, pillar: dict, states=None):
+    """Apply and insist that it worked."""
+    result = box.apply(pillar, states)
+    assert result.ok, result.explain()
+    return result
+
+
+def assert_idempotent(box: Box, pillar: dict, states=None):
+    """A second apply changes nothing, and test=True predicts nothing."""
+    again = box.apply(pillar, states)
+    assert again.ok and not again.changed, "second apply changed things:\n" + again.explain()
+    dry = box.apply(pillar, states, test=True)
+    assert dry.ok and not dry.changed and not dry.pending, "test=True predicts changes:\n" + dry.explain()
+    return again
+
+
+@pytest.fixture(scope="session")
+def converge_box():
+    return converge
+
+
+@pytest.fixture(scope="session")
+def idempotent():
+    return assert_idempotent

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install Salt (requirements-minion.txt) into /opt/salt and point a masterless
+# minion at this tree. Run on the server, from the checkout:
+#   sudo sh tools/install-salt.sh            # from PyPI (builds timelib: needs gcc)
+#   WHEELHOUSE=/path sudo sh tools/install-salt.sh   # offline, from pre-built wheels
+# Idempotent: an existing /opt/salt with the pinned Salt is kept.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+want=$(sed -n 's/^salt==//p' "$here/requirements-minion.txt")
+
+if ! /opt/salt/bin/salt-call --version 2>/dev/null | grep -q " $want "; then
+    export DEBIAN_FRONTEND=noninteractive
+    need="python3-venv"
+    [ -n "${WHEELHOUSE:-}" ] || need="$need gcc libc6-dev python3-dev"
+    # shellcheck disable=SC2086
+    dpkg -s $need >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $need >/dev/null; }
+    python3 -m venv /opt/salt
+    if [ -n "${WHEELHOUSE:-}" ]; then
+        /opt/salt/bin/pip install -q --no-index --find-links "$WHEELHOUSE" -r "$here/requirements-minion.txt"
+    else
+        /opt/salt/bin/pip install -q -r "$here/requirements-minion.txt"
+    fi
+    for bin in salt-call salt-minion salt-master salt-key salt salt-ssh salt-run; do
+        ln -sf "/opt/salt/bin/$bin" "/usr/local/bin/$bin"
+    done
+fi
+mkdir -p /etc/salt/minion.d
+if [ "$here" = /opt/webstack ]; then
+    install -m 0644 "$here/etc/salt/minion.d/webstack.conf" /etc/salt/minion.d/webstack.conf
+else
+    sed "s#/opt/webstack#$here#g" "$here/etc/salt/minion.d/webstack.conf" >/etc/salt/minion.d/webstack.conf
+fi
+/opt/salt/bin/salt-call --version
