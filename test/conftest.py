@@ -206,6 +206,7 @@ class Boxes:
             **kw,
         )
         self.started.append(box)
+        box.install_salt()  # Salt is in the image: this lays down the repo's minion config
         if roles is not None:
             box.set_roles(roles)
         return box
