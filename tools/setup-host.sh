@@ -13,7 +13,7 @@ quiet() { "$@" >.cache/setup.log 2>&1 || { cat .cache/setup.log; exit 1; }; }
 stamp_ok() { [ -f ".cache/$1.stamp" ] && [ "$(cat ".cache/$1.stamp")" = "$2" ]; }
 
 step "apt packages"
-pkgs=(docker.io debootstrap git make python3-venv ca-certificates)
+pkgs=(docker.io debootstrap git make python3-venv ca-certificates vagrant)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
