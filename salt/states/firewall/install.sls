@@ -1,0 +1,3 @@
+firewall-ufw-is-installed:
+  pkg.installed:
+    - name: ufw
