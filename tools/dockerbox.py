@@ -208,7 +208,11 @@ class Box:
             **run,
         )
         box = cls(container)
-        box.wait_running()
+        try:
+            box.wait_running()
+        except BaseException:
+            box.remove()
+            raise
         return box
 
     @classmethod

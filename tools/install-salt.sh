@@ -3,6 +3,8 @@
 # minion at this tree. Run on the server, from the checkout:
 #   sudo sh tools/install-salt.sh            # from PyPI (builds timelib: needs gcc)
 #   WHEELHOUSE=/path sudo sh tools/install-salt.sh   # offline, from pre-built wheels
+#   SALT_MASTER=salt.example.com sudo sh tools/install-salt.sh   # a minion of that master
+# Also lays down systemd units for salt-minion and salt-master (not enabled).
 # Idempotent: an existing /opt/salt with the pinned Salt is kept.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +27,18 @@ if ! /opt/salt/bin/salt-call --version 2>/dev/null | grep -q " $want "; then
     done
 fi
 mkdir -p /etc/salt/minion.d
-if [ "$here" = /opt/webstack ]; then
+if [ -n "${SALT_MASTER:-}" ]; then
+    sed "s#^master: .*#master: $SALT_MASTER#" "$here/etc/salt/fleet-minion.conf" >/etc/salt/minion.d/webstack.conf
+elif [ "$here" = /opt/webstack ]; then
     install -m 0644 "$here/etc/salt/minion.d/webstack.conf" /etc/salt/minion.d/webstack.conf
 else
     sed "s#/opt/webstack#$here#g" "$here/etc/salt/minion.d/webstack.conf" >/etc/salt/minion.d/webstack.conf
 fi
+# pip-installed Salt ships no units: ours, for salt-minion and salt-master.
+for unit in salt-minion salt-master; do
+    if ! cmp -s "$here/etc/systemd/$unit.service" "/etc/systemd/system/$unit.service"; then
+        install -m 0644 "$here/etc/systemd/$unit.service" "/etc/systemd/system/$unit.service"
+        [ ! -d /run/systemd/system ] || systemctl daemon-reload
+    fi
+done
 /opt/salt/bin/salt-call --version

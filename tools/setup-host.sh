@@ -40,6 +40,16 @@ else
     echo "started"
 fi
 
+step "inotify instances"
+# Each systemd container takes several inotify instances; the default 128
+# runs out at about 20 containers (fleet + tests), failing their boot.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 1024 ]; then
+    sysctl -qw fs.inotify.max_user_instances=1024
+    echo "raised to 1024"
+else
+    echo "enough"
+fi
+
 step "python venv (.venv)"
 want=$(cat requirements.txt requirements-minion.txt | sha256sum | cut -c1-16)
 if stamp_ok venv "$want" && [ -x .venv/bin/pytest ]; then

@@ -1,0 +1,4 @@
+{%- from "map.jinja" import ws with context %}
+nginx-package-is-installed:
+  pkg.installed:
+    - name: {{ ws.nginx.package }}

@@ -1,0 +1,420 @@
+"""
+The nginx role in a real box, applied alone (`state.apply nginx`).
+
+What the app and supervisor roles would provide is laid down by the test:
+the static and media directories, and a stand-in for gunicorn on the
+contract's socket (/run/<name>/gunicorn.sock) that answers every request with
+the headers it got and counts requests and connections, so the tests can tell
+what reached the app and what nginx answered itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import gzip
+import json
+
+import pytest
+from conftest import converge, with_settings
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+NAME = "shop"
+DOMAINS = ["shop.test", "www.shop.test"]
+SOCKET = f"/run/{NAME}/gunicorn.sock"
+ROOT = f"/srv/{NAME}"
+STANDIN_UNIT = f"{NAME}-gunicorn-standin"
+# curl to nginx on this box under the site's names, and one it doesn't serve.
+RESOLVE = " ".join(f"--resolve {d}:{p}:127.0.0.1" for d in [*DOMAINS, "evil.test"] for p in (80, 443))
+
+PILLAR = {
+    "webstack": {
+        "project": {"name": NAME, "domains": DOMAINS},
+        "nginx": {"client_max_body_size": "1m", "trusted_proxies": ["127.0.0.2"]},
+    }
+}
+TLS = with_settings(PILLAR, nginx={"tls": {"enabled": True, "self_signed": True, "hsts_max_age": 600}})
+SELF_SIGNED = "/etc/nginx/tls/selfsigned.crt"
+
+STANDIN = r"""
+import grp, http.server, json, os, socketserver, sys
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as nginx's upstream keepalive expects
+    requests = connections = 0
+
+    def setup(self):
+        super().setup()
+        Handler.connections += 1
+
+    def do_GET(self):
+        if self.path == "/__stats__":  # asked on the socket directly, not counted
+            return self.answer({"requests": Handler.requests, "connections": Handler.connections})
+        Handler.requests += 1
+        self.answer({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+
+    def do_POST(self):
+        Handler.requests += 1
+        size = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(size)
+        self.answer({"path": self.path, "received": size})
+
+    def answer(self, data):
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def address_string(self):
+        return "unix"
+
+    def log_message(self, *args):
+        pass
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+path = sys.argv[1]
+if os.path.exists(path):
+    os.unlink(path)
+server = Server(path, Handler)
+os.chown(path, 0, grp.getgrnam("www-data").gr_gid)  # as the contract says: www-data may connect
+os.chmod(path, 0o660)
+server.serve_forever()
+"""
+
+CSS = "".join(f".rule-{i} {{ color: #{i:06x}; margin: {i}px; }}\n" for i in range(200))
+
+
+# -- helpers -----------------------------------------------------------------
+
+
+def curl(box, args: str):
+    """curl on the box (exit code, stdout, stderr); never raises."""
+    return box.exec(f"curl -sS {RESOLVE} {args}", check=False)
+
+
+def headers_of(out: str) -> dict:
+    """The response headers at the start of `curl -D -` output, names lower-cased."""
+    lines = out.replace("\r\n", "\n").split("\n\n", 1)[0].split("\n")[1:]
+    return {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines if ":" in line)}
+
+
+def upstream_seen(box, args: str) -> dict:
+    res = curl(box, args)
+    assert res.rc == 0, res
+    return json.loads(res.stdout)
+
+
+def read_bytes(box, path: str) -> bytes:
+    return base64.b64decode(box.exec(["base64", "-w0", path]).stdout)
+
+
+def stats(box) -> dict:
+    out = box.exec(f"curl -sS --unix-socket {SOCKET} http://standin/__stats__").stdout
+    return json.loads(out)
+
+
+def nginx_pids(box) -> tuple:
+    master = box.exec("cat /run/nginx.pid").stdout.strip()
+    workers = box.exec(f"pgrep -P {master}").stdout.split()
+    return master, sorted(workers)
+
+
+def etc_nginx(box) -> str:
+    """Every file and symlink under /etc/nginx: path, mode, target or checksum."""
+    return box.exec(
+        r"find /etc/nginx \( -type f -o -type l \) -printf '%p %m %l ' -exec sh -c "
+        r"'[ -L \"$1\" ] && echo || sha256sum < \"$1\"' _ {} \; | sort"
+    ).stdout
+
+
+def served_certificate(box, name: str) -> x509.Certificate:
+    pem = box.exec(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {name} </dev/null 2>/dev/null | openssl x509"
+    ).stdout
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def tls_handshake(box, version: str, name: str = "shop.test"):
+    """openssl s_client with one protocol version (weak ciphers allowed client-side,
+    so only the server can say no)."""
+    return box.exec(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {name} -{version} "
+        f"-cipher 'DEFAULT:@SECLEVEL=0' </dev/null 2>&1",
+        check=False,
+    )
+
+
+def make_cert(common_name, issuer=None, sans=(), ca=False):
+    """(certificate, key): self-signed, or signed by `issuer` = (cert, key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer[0].subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), False)
+    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+    return cert, key
+
+
+def pem(obj) -> str:
+    if isinstance(obj, x509.Certificate):
+        return obj.public_bytes(serialization.Encoding.PEM).decode()
+    return obj.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+# -- the box -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web(boxes):
+    box = boxes.start("nginx")
+    box.exec("apt-get update -qq && apt-get install -y -qq curl >/dev/null")  # for the checks
+    # What the app role would lay down ...
+    box.exec(f"install -d {ROOT}/shared/static/css {ROOT}/shared/media")
+    box.put_file(f"{ROOT}/shared/static/css/app.css", CSS)
+    box.put_file(f"{ROOT}/shared/media/upload.txt", "an upload\n")
+    # ... and gunicorn, as the supervisor role would run it.
+    box.put_file("/usr/local/lib/gunicorn-standin.py", STANDIN)
+    box.exec(f"install -d -o root -g www-data -m 0750 /run/{NAME}")
+    box.exec(f"systemd-run --unit={STANDIN_UNIT} python3 /usr/local/lib/gunicorn-standin.py {SOCKET}")
+    box.exec(f"for i in $(seq 50); do [ -S {SOCKET} ] && exit 0; sleep 0.1; done; exit 1")
+
+    first = converge(box, PILLAR, "nginx")
+    print(f"\nnginx first converge: {first.summary()}")
+    return box
+
+
+@pytest.fixture(scope="module")
+def tls_web(web):
+    res = converge(web, TLS, "nginx")
+    print(f"\nnginx TLS converge: {res.summary()}")
+    return web
+
+
+# -- plain http ----------------------------------------------------------------
+
+
+def test_site_is_proxied_with_forwarded_headers(web):
+    before = stats(web)["requests"]
+    res = curl(web, "-D - http://shop.test/hello?x=1")
+    assert res.rc == 0, res
+    head, body = res.stdout.replace("\r\n", "\n").split("\n\n", 1)
+    seen = json.loads(body)
+    assert seen["path"] == "/hello?x=1"
+    assert seen["headers"]["host"] == "shop.test"
+    assert seen["headers"]["x-forwarded-host"] == "shop.test"
+    assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert seen["headers"]["x-forwarded-proto"] == "http"
+    assert headers_of(head)["server"] == "nginx"  # no version
+    assert stats(web)["requests"] == before + 1
+    # The second name of the site is served too.
+    assert upstream_seen(web, "http://www.shop.test/")["headers"]["host"] == "www.shop.test"
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(web):
+    spoof = "-H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-Proto: https' http://shop.test/"
+    seen = upstream_seen(web, spoof)["headers"]
+    assert (seen["x-forwarded-for"], seen["x-forwarded-proto"]) == ("127.0.0.1", "http")
+    # 127.0.0.2 is in trusted_proxies: it speaks for the client.
+    seen = upstream_seen(web, "--interface 127.0.0.2 " + spoof)["headers"]
+    assert (seen["x-forwarded-for"], seen["x-forwarded-proto"]) == ("203.0.113.7", "https")
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        "-H 'Host: evil.test' http://127.0.0.1/",
+        "http://127.0.0.1/",  # Host: 127.0.0.1
+        "--http1.0 -H 'Host:' http://127.0.0.1/",  # no Host at all
+    ],
+)
+def test_unknown_hosts_get_the_connection_closed_without_a_response(web, request_args):
+    before = stats(web)["requests"]
+    res = curl(web, "-D - " + request_args)
+    assert res.rc == 52 and "Empty reply from server" in res.stderr, res  # 444: closed, no bytes
+    assert res.stdout == ""
+    assert stats(web)["requests"] == before
+
+
+def test_static_and_media_come_from_disk_with_cache_headers(web):
+    before = stats(web)["requests"]
+    res = curl(web, "-D - -o /tmp/app.css.gz -H 'Accept-Encoding: gzip' http://shop.test/static/css/app.css")
+    h = headers_of(res.stdout)
+    assert res.stdout.startswith("HTTP/1.1 200"), res
+    assert h["cache-control"] == "public, max-age=31536000, immutable"
+    assert h["content-encoding"] == "gzip" and h["content-type"] == "text/css"
+    assert gzip.decompress(read_bytes(web, "/tmp/app.css.gz")) == CSS.encode()
+    plain = curl(web, "-D - -o /dev/null http://shop.test/static/css/app.css")
+    assert "content-encoding" not in headers_of(plain.stdout)  # only when asked
+    media = curl(web, "-D - http://shop.test/media/upload.txt")
+    h = headers_of(media.stdout)
+    assert media.stdout.endswith("an upload\n")
+    assert h["cache-control"] == "public, max-age=86400" and h["x-content-type-options"] == "nosniff"
+    missing = curl(web, "-D - http://shop.test/static/missing.css")
+    assert missing.stdout.startswith("HTTP/1.1 404") and "cache-control" not in headers_of(missing.stdout)
+    assert "nginx/" not in missing.stdout  # no version on error pages either
+    # None of it reached the app; a dynamic page does.
+    assert stats(web)["requests"] == before
+    curl(web, "http://shop.test/dynamic")
+    assert stats(web)["requests"] == before + 1
+
+
+def test_upstream_connections_are_kept_alive_and_websockets_upgrade(web):
+    workers = len(nginx_pids(web)[1])
+    before = stats(web)
+    for i in range(20):
+        seen = upstream_seen(web, f"http://shop.test/keepalive/{i}")["headers"]
+        assert "connection" not in seen  # no "close": the connection goes back to the pool
+    after = stats(web)
+    assert after["requests"] - before["requests"] == 20
+    assert after["connections"] - before["connections"] <= workers, (before, after)
+    ws = upstream_seen(web, "-H 'Upgrade: websocket' -H 'Connection: Upgrade' http://shop.test/ws")
+    assert (ws["headers"]["upgrade"], ws["headers"]["connection"]) == ("websocket", "upgrade")
+
+
+def test_request_bodies_are_limited_by_the_pillar(web):
+    web.exec("head -c 512000 /dev/zero >/tmp/512k; head -c 2000000 /dev/zero >/tmp/2m")
+    ok = upstream_seen(web, "--data-binary @/tmp/512k http://shop.test/upload")
+    assert ok == {"path": "/upload", "received": 512000}
+    before = stats(web)["requests"]
+    big = curl(web, "-o /dev/null -w '%{http_code}' --data-binary @/tmp/2m http://shop.test/upload")
+    assert big.stdout == "413"
+    assert stats(web)["requests"] == before
+
+
+def test_reapply_changes_nothing_and_does_not_reload(web, idempotent):
+    pids = nginx_pids(web)
+    again = idempotent(web, PILLAR, "nginx")
+    print(f"\nnginx re-apply: {again.summary()}")
+    assert nginx_pids(web) == pids
+
+
+# -- TLS -------------------------------------------------------------------------
+
+
+def test_https_serves_the_site_with_hsts(tls_web):
+    res = curl(tls_web, f"--cacert {SELF_SIGNED} -D - https://shop.test/secure")
+    assert res.rc == 0, res
+    head, body = res.stdout.replace("\r\n", "\n").split("\n\n", 1)
+    h = headers_of(head)
+    assert head.startswith("HTTP/2 200")
+    assert h["strict-transport-security"] == "max-age=600"
+    assert h["server"] == "nginx"
+    seen = json.loads(body)["headers"]
+    assert seen["x-forwarded-proto"] == "https" and seen["x-forwarded-for"] == "127.0.0.1"
+    # HSTS also where the location sets headers of its own.
+    static = curl(tls_web, f"--cacert {SELF_SIGNED} -D - -o /dev/null https://shop.test/static/css/app.css")
+    assert headers_of(static.stdout)["strict-transport-security"] == "max-age=600"
+    cert = served_certificate(tls_web, "www.shop.test")
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "shop.test"
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == DOMAINS
+
+
+def test_http_redirects_to_https(tls_web):
+    res = curl(tls_web, "-D - -o /dev/null 'http://www.shop.test/a/b?c=1'")
+    assert res.stdout.startswith("HTTP/1.1 301"), res
+    assert headers_of(res.stdout)["location"] == "https://www.shop.test/a/b?c=1"
+
+
+def test_unknown_names_on_443_are_refused(tls_web):
+    before = stats(tls_web)["requests"]
+    # SNI of a name we don't serve (or none): the handshake itself is refused.
+    for target in ("https://evil.test/", "https://127.0.0.1/"):
+        res = curl(tls_web, f"-k {target}")
+        assert res.rc == 35 and "unrecognized name" in res.stderr, res
+    # The site's SNI with a foreign Host header: handshake, then closed without a response.
+    res = curl(tls_web, "-k --http1.1 -D - -H 'Host: evil.test' https://shop.test/")
+    assert res.rc == 52 and res.stdout == "", res
+    assert stats(tls_web)["requests"] == before
+    # And still nothing on port 80.
+    assert curl(tls_web, "-H 'Host: evil.test' http://127.0.0.1/").rc == 52
+
+
+@pytest.mark.parametrize("version, accepted", [("tls1_1", False), ("tls1_2", True), ("tls1_3", True)])
+def test_only_tls_1_2_and_1_3_are_accepted(tls_web, version, accepted):
+    res = tls_handshake(tls_web, version)
+    if accepted:
+        assert res.rc == 0 and f"New, TLSv1.{version[-1]}, Cipher is" in res.stdout, res.stdout
+    else:
+        # The server answers the ClientHello with a protocol_version alert (70).
+        assert res.rc != 0 and "alert protocol version" in res.stdout, res.stdout
+
+
+def test_tls_reapply_changes_nothing_and_does_not_reload(tls_web, idempotent):
+    pids = nginx_pids(tls_web)
+    again = idempotent(tls_web, TLS, "nginx")
+    print(f"\nnginx TLS re-apply: {again.summary()}")
+    assert nginx_pids(tls_web) == pids
+
+
+# -- configs nginx rejects ---------------------------------------------------------
+
+
+def _mismatched_pair():
+    cert, _ = make_cert("shop.test", sans=DOMAINS)
+    _, other_key = make_cert("other")
+    return {"certificate": pem(cert), "key": pem(other_key)}
+
+
+@pytest.mark.parametrize(
+    "nginx, error",
+    [
+        ({"extra": "bogus_directive on;"}, 'unknown directive "bogus_directive"'),
+        ({"tls": _mismatched_pair()}, "key values mismatch"),
+    ],
+    ids=["unknown-directive", "certificate-key-mismatch"],
+)
+def test_a_config_nginx_rejects_fails_and_the_old_one_keeps_serving(tls_web, nginx, error):
+    files, pids = etc_nginx(tls_web), nginx_pids(tls_web)
+    res = tls_web.apply(with_settings(TLS, nginx=nginx), "nginx")
+    failed = dict(res.failed)
+    assert "nginx rejected the new configuration" in failed["nginx-config-is-checked-then-installed"]
+    assert error in failed["nginx-config-is-checked-then-installed"]
+    assert "nginx-runs-and-reloads-on-changes" in failed  # no reload either
+    assert etc_nginx(tls_web) == files
+    assert nginx_pids(tls_web) == pids
+    assert upstream_seen(tls_web, f"--cacert {SELF_SIGNED} https://shop.test/still")["path"] == "/still"
+
+
+def test_a_certificate_from_the_pillar_is_served_with_its_chain(tls_web):
+    root = make_cert("Test Root CA", ca=True)
+    intermediate = make_cert("Test Intermediate CA", issuer=root, ca=True)
+    leaf = make_cert("shop.test", issuer=intermediate, sans=DOMAINS)
+    pillar = with_settings(
+        TLS, nginx={"tls": {"certificate": pem(leaf[0]), "key": pem(leaf[1]), "chain": pem(intermediate[0])}}
+    )
+    res = converge(tls_web, pillar, "nginx")
+    comment = res.by_id["nginx-config-is-checked-then-installed"]["comment"]
+    # nginx's warning: stapling is on, but this test CA names no OCSP responder.
+    assert "ssl_stapling" in comment
+    assert "PRIVATE KEY" not in json.dumps(res.states)
+    tls_web.put_file("/tmp/root.pem", pem(root[0]))
+    # Verifies only if nginx sends the intermediate after the certificate.
+    chained = upstream_seen(tls_web, "--cacert /tmp/root.pem https://www.shop.test/chained")
+    assert chained["path"] == "/chained"
+    assert served_certificate(tls_web, "shop.test") == leaf[0]
+    assert tls_web.exec("stat -c '%a %U' /etc/nginx/tls/site.key /etc/nginx/tls").stdout.split("\n")[:2] == [
+        "600 root",
+        "700 root",
+    ]
+    # The self-signed pair is no longer used: gone.
+    assert tls_web.exec(f"ls {SELF_SIGNED}", check=False).rc != 0

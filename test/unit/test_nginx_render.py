@@ -1,0 +1,187 @@
+"""The nginx SLS compiled for our releases: what the rendered configuration
+holds for each kind of pillar, and the pillars the schema turns away."""
+
+import re
+
+import pytest
+from conftest import load_pillar, with_settings
+
+CONFIG = "nginx-config-is-checked-then-installed"
+SELF_SIGNED = "nginx-self-signed-certificate-names-the-site"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+CHAIN = "-----BEGIN CERTIFICATE-----\nMIIBchain\n-----END CERTIFICATE-----\n"
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIBkey\n-----END PRIVATE KEY-----\n"
+
+
+def site_pillar(**nginx):
+    return with_settings(
+        load_pillar("minimal"), project={"domains": ["shop.test", "www.shop.test"]}, nginx=nginx
+    )
+
+
+def args(high, state_id):
+    """The arguments of a state as one dict."""
+    body = high[state_id]
+    fun_args = next(v for k, v in body.items() if not k.startswith("__"))
+    out = {}
+    for item in fun_args:
+        if isinstance(item, dict):
+            out.update(item)
+    return out
+
+
+def config(high):
+    a = args(high, CONFIG)
+    return {rel: spec["contents"] for rel, spec in a["files"].items()}, a
+
+
+@pytest.fixture
+def nginx_sls(render):
+    def run(pillar, os_name="debian-12"):
+        # No fleet roles: other roles' required keys stay out of these tests
+        # (the schema's TLS rules are checked below through webstack.validate).
+        return render(os_name, pillar, "nginx", roles=[])
+
+    return run
+
+
+def test_plain_http_site(nginx_sls):
+    high = nginx_sls(site_pillar(client_max_body_size="25m"))
+    files, a = config(high)
+    main, catch_all, site = (
+        files["nginx.conf"],
+        files["sites-available/webstack-catch-all.conf"],
+        files["sites-available/webstack-site.conf"],
+    )
+    assert "server_tokens off;" in main
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in main and "ssl_session_tickets off;" in main
+    gzip_types = re.search(r"gzip_types([^;]*);", main).group(1).split()
+    assert {"text/css", "application/javascript", "application/json"} <= set(gzip_types)
+    # Relative includes: the staged copy must read its own files.
+    assert "include sites-enabled/*;" in main and "/etc/nginx/" not in main
+    assert "listen 80 default_server;" in catch_all and "return 444;" in catch_all
+    assert "443" not in catch_all and "443" not in site
+    assert "server unix:/run/shop/gunicorn.sock" in site and "keepalive 16;" in site
+    assert "server_name shop.test www.shop.test;" in site
+    assert "client_max_body_size 25m;" in site
+    for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Upgrade", "Connection"):
+        assert f"proxy_set_header {header} " in site
+    assert "proxy_http_version 1.1;" in site
+    assert "alias /srv/shop/shared/static/;" in site and "alias /srv/shop/shared/media/;" in site
+    assert 'Cache-Control "public, max-age=31536000, immutable"' in site
+    assert "Strict-Transport-Security" not in site
+    assert a["links"] == {
+        "sites-enabled/webstack-catch-all.conf": "../sites-available/webstack-catch-all.conf",
+        "sites-enabled/webstack-site.conf": "../sites-available/webstack-site.conf",
+    }
+    assert set(a["absent"]) == {
+        "sites-enabled/default",
+        "tls/site.crt",
+        "tls/site.key",
+        "tls/site.chain.pem",
+        "tls/selfsigned.crt",
+        "tls/selfsigned.key",
+    }
+    assert SELF_SIGNED not in high
+
+
+def test_self_signed_tls(nginx_sls):
+    high = nginx_sls(site_pillar(tls={"enabled": True, "self_signed": True, "hsts_max_age": 600}))
+    files, a = config(high)
+    site, catch_all = (
+        files["sites-available/webstack-site.conf"],
+        files["sites-available/webstack-catch-all.conf"],
+    )
+    cert = args(high, SELF_SIGNED)
+    assert cert["CN"] == "shop.test" and cert["subjectAltName"] == "DNS:shop.test, DNS:www.shop.test"
+    assert args(high, "nginx-self-signed-key-exists")["mode"] == "0600"
+    assert "ssl_certificate tls/selfsigned.crt;" in site
+    assert "return 301 https://$host$request_uri;" in site
+    # HSTS on the server and again in every location that sets its own headers.
+    assert site.count('add_header Strict-Transport-Security "max-age=600" always;') == 3
+    assert "ssl_stapling" not in site
+    assert "ssl_reject_handshake on;" in catch_all and "listen 443 ssl http2 default_server;" in catch_all
+    assert "tls/selfsigned.key" not in a["absent"] and "tls/site.key" in a["absent"]
+
+
+def test_pillar_certificate_with_chain_staples_ocsp(nginx_sls):
+    high = nginx_sls(site_pillar(tls={"enabled": True, "certificate": CERT, "key": KEY, "chain": CHAIN}))
+    files, a = config(high)
+    site = files["sites-available/webstack-site.conf"]
+    assert files["tls/site.crt"] == CERT + CHAIN
+    assert files["tls/site.chain.pem"] == CHAIN
+    assert a["files"]["tls/site.key"] == {"contents": KEY, "mode": "0600", "secret": True}
+    assert "ssl_certificate tls/site.crt;" in site and "ssl_certificate_key tls/site.key;" in site
+    assert "ssl_stapling on;" in site and "ssl_trusted_certificate tls/site.chain.pem;" in site
+    assert SELF_SIGNED not in high and "tls/selfsigned.key" in a["absent"]
+
+
+def test_pillar_certificate_without_chain_does_not_staple(nginx_sls):
+    high = nginx_sls(site_pillar(tls={"enabled": True, "certificate": CERT, "key": KEY, "hsts_max_age": 0}))
+    files, a = config(high)
+    site = files["sites-available/webstack-site.conf"]
+    assert files["tls/site.crt"] == CERT
+    assert "ssl_stapling" not in site and "tls/site.chain.pem" in a["absent"]
+    assert "Strict-Transport-Security" not in site
+
+
+@pytest.mark.parametrize(
+    "os_name, rejects", [("ubuntu-22.04", False), ("ubuntu-24.04", True), ("debian-12", True)]
+)
+def test_unknown_names_on_443_per_release(nginx_sls, os_name, rejects):
+    files, _ = config(nginx_sls(site_pillar(tls={"enabled": True, "self_signed": True}), os_name))
+    catch_all = files["sites-available/webstack-catch-all.conf"]
+    assert ("ssl_reject_handshake on;" in catch_all) is rejects
+    assert ("ssl_certificate tls/selfsigned.crt;" in catch_all) is not rejects
+    assert "return 444;" in catch_all
+
+
+def test_trusted_proxies_and_extra(nginx_sls):
+    files, _ = config(nginx_sls(site_pillar(trusted_proxies=["10.0.0.0/24"], extra="add_header X-A b;")))
+    assert "set_real_ip_from 10.0.0.0/24;" in files["nginx.conf"]
+    assert "        10.0.0.0/24 1;" in files["nginx.conf"]
+    assert "\n    add_header X-A b;\n}" in files["sites-available/webstack-site.conf"]
+    files, _ = config(nginx_sls(site_pillar()))
+    assert "set_real_ip_from" not in files["nginx.conf"]
+
+
+def test_without_domains_the_site_answers_to_the_box_name(nginx_sls):
+    files, _ = config(nginx_sls(load_pillar("minimal")))
+    names = re.search(r"server_name ([^;]*);", files["sites-available/webstack-site.conf"]).group(1)
+    assert names and names != "_"
+
+
+@pytest.fixture
+def validate(salt_loader):
+    ldr = salt_loader()
+    return lambda pillar: ldr.salt["webstack.validate"](pillar, {"roles": ["web"]})
+
+
+def test_example_and_demo_pillars_are_valid(validate):
+    for name in ("demo", "example"):
+        assert [e for e in validate(load_pillar(name)) if e.startswith("webstack:nginx")] == [], name
+
+
+@pytest.mark.parametrize(
+    "nginx, message",
+    [
+        ({"client_max_body_size": "10 MB"}, "webstack:nginx:client_max_body_size: '10 MB' is not a size"),
+        ({"tls": {"certificate": CERT}}, "webstack:nginx:tls:key: None is not of type 'string'"),
+        ({"tls": {"key": KEY}}, "webstack:nginx:tls:certificate: None is not of type 'string'"),
+        ({"tls": {"enabled": True}}, "webstack:nginx:tls:certificate: None is not of type 'string'"),
+        ({"tls": {"certificate": "not a pem", "key": KEY}}, "webstack:nginx:tls:certificate:"),
+        ({"tls": {"ciphers": ["AES128 ; evil"]}}, "webstack:nginx:tls:ciphers:0:"),
+        ({"trusted_proxies": ["a.b.c.d"]}, "webstack:nginx:trusted_proxies:0: 'a.b.c.d' is not an IP"),
+        ({"tls": {"hsts": 1}}, "webstack:nginx:tls:hsts: unknown key"),
+    ],
+)
+def test_bad_nginx_pillars_name_the_key(validate, nginx, message):
+    errors = validate(site_pillar(**nginx))
+    assert any(e.startswith(message) for e in errors), errors
+
+
+def test_the_key_is_never_echoed_by_validation(validate):
+    secret = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nSECRET\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    for tls in ({"key": secret}, {"key": secret, "certificate": "junk"}, {"enabled": True, "key": secret}):
+        errors = validate(site_pillar(tls=tls))
+        assert errors and not any("SECRET" in e for e in errors), errors
