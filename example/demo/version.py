@@ -1,0 +1,2 @@
+# Shown at /version/: which release serves the page.
+VERSION = "1"

@@ -1,0 +1,263 @@
+"""_modules/supervisorctl.py and _states/supervisord.py through Salt's loader,
+with `cmd.run_all` answered by a small supervisord double."""
+
+import pytest
+
+STATUS = """\
+shop-celery                      RUNNING   pid 1104, uptime 0:00:03
+shop-celerybeat                  FATAL     Exited too quickly (process log may have details)
+shop-gunicorn                    RUNNING   pid 980, uptime 1 day, 0:00:32
+shop-old                         STOPPED   Nov 25 02:20 PM
+web:shop-extra                   STARTING
+"""
+
+
+class FakeSupervisor:
+    """
+    supervisord as supervisorctl shows it: the configs on disk, the ones it
+    loaded, each program's state and pid. Every command is kept in `calls`.
+    """
+
+    def __init__(self, disk=None, loaded=None, states=None, unreachable=0):
+        self.disk = dict(disk or {})
+        self.loaded = dict(loaded if loaded is not None else self.disk)
+        running = {n: ("RUNNING", 100 + i) for i, n in enumerate(self.loaded)}
+        self.states = dict(states if states is not None else running)
+        self.unreachable = unreachable
+        self.calls = []
+        self.next_pid = 500
+
+    def _start(self, name):
+        self.next_pid += 1
+        self.states[name] = ("RUNNING", self.next_pid)
+
+    def _diff(self):
+        added = [n for n in self.disk if n not in self.loaded]
+        changed = [n for n in self.disk if n in self.loaded and self.disk[n] != self.loaded[n]]
+        removed = [n for n in self.loaded if n not in self.disk]
+        return added, changed, removed
+
+    def run_all(self, cmd, **kwargs):
+        assert kwargs.get("python_shell") is False and cmd[0] == "supervisorctl"
+        args = list(cmd[1:])
+        if self.unreachable:
+            self.unreachable -= 1
+            return {"retcode": 7, "stdout": "unix:///var/run/supervisor.sock no such file", "stderr": ""}
+        self.calls.append(args)
+        out = ""
+        if args == ["status"]:
+            rows = []
+            for name, (state, pid) in sorted(self.states.items()):
+                desc = f"pid {pid}, uptime 0:01:00" if state == "RUNNING" else "Not started"
+                rows.append(f"{name:32} {state:9} {desc}")
+            out = "\n".join(rows)
+        elif args == ["reread"]:
+            added, changed, removed = self._diff()
+            rows = [f"{n}: available" for n in added] + [f"{n}: changed" for n in changed]
+            rows += [f"{n}: disappeared" for n in removed]
+            out = "\n".join(rows) or "No config updates to processes"
+        elif args[0] == "update":
+            name = args[1]
+            added, changed, removed = self._diff()
+            if name in removed:
+                del self.loaded[name], self.states[name]
+                out = f"{name}: stopped\n{name}: removed process group"
+            elif name in added or name in changed:
+                self.loaded[name] = self.disk[name]
+                self._start(name)
+                out = f"{name}: {'added' if name in added else 'updated'} process group"
+        elif args[0] == "start":
+            self._start(args[1])
+            out = f"{args[1]}: started"
+        elif args[0] == "restart":
+            self._start(args[1])
+            out = f"{args[1]}: stopped\n{args[1]}: started"
+        elif args[0] == "signal":
+            out = f"{args[2]}: signalled"
+        return {"retcode": 0, "stdout": out, "stderr": ""}
+
+    def acted(self):
+        """The calls that change something (not status / reread)."""
+        return [c for c in self.calls if c[0] not in ("status", "reread")]
+
+
+@pytest.fixture
+def make(salt_loader):
+    def build(fake, test=False, proc=None):
+        fakes = {"cmd.run_all": fake.run_all}
+        if proc is not None:
+            fakes["supervisorctl.process"] = lambda pid: proc
+        return salt_loader(fakes=fakes, test=test)
+
+    return build
+
+
+# -- parsing ---------------------------------------------------------------
+
+
+def test_status_lines_parse_into_state_and_pid(salt_loader):
+    parse = salt_loader().salt["supervisorctl.parse_status"]
+    found = parse(STATUS)
+    assert found["shop-gunicorn"] == {
+        "state": "RUNNING",
+        "pid": 980,
+        "description": "pid 980, uptime 1 day, 0:00:32",
+    }
+    assert found["shop-celerybeat"]["state"] == "FATAL" and found["shop-celerybeat"]["pid"] is None
+    assert found["shop-old"]["pid"] is None
+    assert found["web:shop-extra"] == {"state": "STARTING", "pid": None, "description": ""}
+    assert parse("unix:///var/run/supervisor.sock no such file") == {}
+
+
+def test_reread_output_parses_and_errors_raise(salt_loader):
+    from salt.exceptions import CommandExecutionError
+
+    parse = salt_loader().salt["supervisorctl.parse_reread"]
+    assert parse("shop-a: available\nshop-b: changed\nshop-c: disappeared") == {
+        "added": ["shop-a"],
+        "changed": ["shop-b"],
+        "removed": ["shop-c"],
+    }
+    assert parse("No config updates to processes") == {"added": [], "changed": [], "removed": []}
+    with pytest.raises(CommandExecutionError, match="CANT_REREAD"):
+        parse("ERROR: CANT_REREAD: File contains parsing errors: /etc/supervisor/conf.d/x.conf")
+
+
+def test_supervisorctl_waits_for_supervisord_to_answer(make):
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1}, unreachable=2)
+    assert make(fake).salt["supervisorctl.status"]()["shop-gunicorn"]["state"] == "RUNNING"
+
+
+def test_process_reads_argv_environment_and_virtualenv(salt_loader, tmp_path):
+    venv = tmp_path / "venvs" / "abc"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    proc = tmp_path / "proc" / "42"
+    proc.mkdir(parents=True)
+    (proc / "cmdline").write_bytes(f"{venv}/bin/python3\0/srv/shop/current/.venv/bin/gunicorn\0-w\0".encode())
+    (proc / "environ").write_bytes(b"HOME=/srv/shop\0SECRET_KEY=a=b\0")
+    ldr = salt_loader()
+    ldr.salt["supervisorctl.process"].func.__globals__["PROC"] = str(tmp_path / "proc")
+    info = ldr.salt["supervisorctl.process"](42)
+    assert info["argv"][1] == "/srv/shop/current/.venv/bin/gunicorn"
+    assert info["environ"] == {"HOME": "/srv/shop", "SECRET_KEY": "a=b"}
+    assert info["virtualenv"] == str(venv)
+
+
+# -- supervisord.running ---------------------------------------------------
+
+
+def test_unchanged_running_program_is_left_alone(make):
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1, "shop-celery": 1})
+    ret = make(fake).states["supervisord.running"]("shop-gunicorn", reload_signal="HUP")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "is running (pid 100)" in ret["comment"]
+    assert fake.acted() == []
+
+
+def test_a_changed_config_updates_just_that_program(make):
+    fake = FakeSupervisor(
+        disk={"shop-gunicorn": 2, "shop-celery": 2}, loaded={"shop-gunicorn": 1, "shop-celery": 1}
+    )
+    ret = make(fake).states["supervisord.running"]("shop-celery")
+    assert ret["result"] is True and ret["changes"] == {"config": "changed"}
+    assert fake.acted() == [["update", "shop-celery"]]
+    assert fake.loaded["shop-gunicorn"] == 1
+
+
+def test_a_new_program_is_added(make):
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1}, loaded={}, states={})
+    ret = make(fake).states["supervisord.running"]("shop-gunicorn")
+    assert ret["changes"] == {"config": "added"} and "added and running" in ret["comment"]
+
+
+def test_test_mode_predicts_without_acting(make):
+    fake = FakeSupervisor(disk={"shop-gunicorn": 2}, loaded={"shop-gunicorn": 1})
+    ret = make(fake, test=True).states["supervisord.running"]("shop-gunicorn")
+    assert ret["result"] is None and ret["changes"] == {"config": "changed"}
+    assert fake.acted() == []
+
+
+def test_a_stopped_program_is_started(make):
+    fake = FakeSupervisor(disk={"shop-celery": 1}, states={"shop-celery": ("FATAL", None)})
+    ret = make(fake).states["supervisord.running"]("shop-celery")
+    assert ret["changes"] == {"state": {"old": "FATAL", "new": "RUNNING"}}
+    assert fake.acted() == [["start", "shop-celery"]]
+
+
+def test_an_unknown_program_fails_clearly(make):
+    ret = make(FakeSupervisor()).states["supervisord.running"]("shop-gunicorn")
+    assert ret["result"] is False and "no program shop-gunicorn" in ret["comment"]
+
+
+def test_another_virtualenv_means_a_restart(make, tmp_path):
+    live = tmp_path / "venvs" / "new"
+    live.mkdir(parents=True)
+    (tmp_path / "current").mkdir()
+    (tmp_path / "current" / ".venv").symlink_to(live)
+    proc = {"argv": [], "environ": {}, "virtualenv": str(tmp_path / "venvs" / "old")}
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1})
+    ret = make(fake, proc=proc).states["supervisord.running"](
+        "shop-gunicorn", reload_signal="HUP", virtualenv=str(tmp_path / "current" / ".venv")
+    )
+    assert ret["result"] is True and "runs virtualenv" in ret["changes"]["restarted"]
+    assert fake.acted() == [["restart", "shop-gunicorn"]]
+    dry = FakeSupervisor(disk={"shop-gunicorn": 1})
+    ret = make(dry, test=True, proc=proc).states["supervisord.running"](
+        "shop-gunicorn", virtualenv=str(tmp_path / "current" / ".venv")
+    )
+    assert ret["result"] is None and dry.acted() == []
+
+
+def test_a_changed_environment_means_a_restart_naming_keys_only(make, tmp_path):
+    env = tmp_path / "env"
+    env.write_text("SECRET_KEY='new-secret'\nDEBUG='false'\n")
+    proc = {"argv": [], "environ": {"SECRET_KEY": "old-secret", "DEBUG": "false"}, "virtualenv": None}
+    fake = FakeSupervisor(disk={"shop-celery": 1})
+    ret = make(fake, proc=proc).states["supervisord.running"]("shop-celery", env_file=str(env))
+    assert "differs from" in ret["changes"]["restarted"] and "SECRET_KEY" in ret["comment"]
+    assert "secret" not in str(ret).replace("SECRET_KEY", "")
+    same = {
+        "argv": [],
+        "environ": {"SECRET_KEY": "new-secret", "DEBUG": "false", "HOME": "/"},
+        "virtualenv": None,
+    }
+    fake = FakeSupervisor(disk={"shop-celery": 1})
+    assert (
+        make(fake, proc=same).states["supervisord.running"]("shop-celery", env_file=str(env))["changes"] == {}
+    )
+
+
+# -- watch and absent --------------------------------------------------------
+
+
+def test_watch_sends_the_reload_signal_or_restarts(make):
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1, "shop-celery": 1})
+    ldr = make(fake)
+    ret = ldr.states["supervisord.mod_watch"]("shop-gunicorn", sfun="running", reload_signal="HUP")
+    assert ret["changes"] == {"watch": "signalled HUP"}
+    ret = ldr.states["supervisord.mod_watch"]("shop-celery", sfun="running")
+    assert ret["changes"] == {"watch": "restarted"}
+    assert fake.acted() == [["signal", "HUP", "shop-gunicorn"], ["restart", "shop-celery"]]
+    dry = FakeSupervisor(disk={"shop-gunicorn": 1})
+    ret = make(dry, test=True).states["supervisord.mod_watch"](
+        "shop-gunicorn", sfun="running", reload_signal="HUP"
+    )
+    assert ret["result"] is None and dry.acted() == []
+
+
+def test_absent_removes_a_program_whose_config_is_gone(make):
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1}, loaded={"shop-gunicorn": 1, "shop-celerybeat": 1})
+    ret = make(fake).states["supervisord.absent"]("shop-celerybeat")
+    assert ret["changes"] == {"removed": "shop-celerybeat"}
+    assert "shop-celerybeat" not in fake.states
+    ret = make(fake).states["supervisord.absent"]("shop-celerybeat")
+    assert ret["result"] is True and ret["changes"] == {}
+
+
+def test_absent_with_the_config_still_there_fails_but_test_mode_predicts(make):
+    fake = FakeSupervisor(disk={"shop-celerybeat": 1})
+    ret = make(fake).states["supervisord.absent"]("shop-celerybeat")
+    assert ret["result"] is False and "remove it first" in ret["comment"]
+    ret = make(fake, test=True).states["supervisord.absent"]("shop-celerybeat")
+    assert ret["result"] is None and fake.acted() == []
