@@ -125,6 +125,13 @@ def minion_opts(tmp: Path, grains: dict | None = None, pillar_root: Path | None 
         autoload_dynamic_modules=False,
         clean_dynamic_modules=False,
     )
+    # Salt's grains loader takes static grains from the `grains` key of
+    # conf_file (not from opts): without this, a Caller renders with the test
+    # host's real grains whatever OS it is told to pretend.
+    tmp.mkdir(parents=True, exist_ok=True)
+    conf = tmp / "minion"
+    conf.write_text(yaml.safe_dump({"grains": dict(grains or {})}))
+    opts["conf_file"] = str(conf)
     return opts
 
 

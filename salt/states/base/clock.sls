@@ -1,0 +1,7 @@
+{%- from "map.jinja" import ws with context %}
+
+base-timezone-is-set:
+  timezone.system:
+    - name: {{ ws.base.timezone }}
+    - require:
+      - pkg: base-packages-are-installed

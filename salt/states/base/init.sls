@@ -1,0 +1,8 @@
+{#- The ground every box stands on: packages, clock, locale, names and
+    unattended security updates. #}
+include:
+  - base.packages
+  - base.clock
+  - base.locale
+  - base.hostname
+  - base.upgrades

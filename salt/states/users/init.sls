@@ -1,0 +1,6 @@
+{#- The project's own user, and the developers' accounts. #}
+include:
+  - users.project
+  - users.developers
+  - users.former
+  - users.sudo
