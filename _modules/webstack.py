@@ -19,6 +19,7 @@ Schema written as YAML, checked with the ``jsonschema`` library).
 
 import copy
 import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -169,6 +170,9 @@ def _message(error):
         return f"{_key(path)}: {error.instance!r} is not one of: {allowed}"
     if error.validator == "uniqueItems":
         return f"{_key(path)}: has duplicate entries"
+    if error.validator == "not" and error.validator_value == {}:
+        # A key the schema forbids (`not: {}`), its description saying why.
+        return f"{_key(path)}: not allowed here ({error.schema.get('description', 'see the schema')})"
     return f"{_key(path)}: {error.message}"
 
 
@@ -254,10 +258,13 @@ def validate(pillar=None, grains=None):
     errors += _validate_sections(_strip_required(src["schema"]), raw, checker)
     if errors:
         return errors
-    # ... and required keys in the sections this box applies, after defaults.
+    # ... and required keys in the sections this box applies, or that a state
+    # it applies needs (the section schema's `x-required-by`), after defaults.
     merged = _merge(src, grains, raw)
-    applied = set(states(box_roles)) | set(SHARED_SECTIONS)
+    box_states = set(states(box_roles))
     props = src["schema"]["properties"]
+    applied = box_states | set(SHARED_SECTIONS)
+    applied |= {name for name, schema in props.items() if box_states & set(schema.get("x-required-by", ()))}
     for section in sorted(applied & set(props)):
         schema = {"type": "object", "properties": {section: props[section]}}
         errors += _validate_sections(schema, {section: merged.get(section, {})}, checker)
@@ -301,6 +308,9 @@ def _derive(ws):
     project["user"] = project.get("user") or name
     project["group"] = project.get("group") or project["user"]
     project["root"] = project.get("root") or f"/srv/{name}"
+    # The WSGI app gunicorn serves: Django's startproject layout by default.
+    app = ws.setdefault("app", {})
+    app["wsgi"] = app.get("wsgi") or f"{name}.wsgi:application"
 
     # Where the app finds its database and broker: this box when it holds the
     # role, else the first peer holding it (pillar webstack:peers or the mine).
@@ -318,35 +328,75 @@ def _derive(ws):
         "database": "postgresql://{}:{}@{}:{}/{}".format(
             quote(pg["user"], safe=""),
             quote(pg.get("password") or "", safe=""),
-            pg["host"],
+            _url_host(pg["host"]),
             pg.get("port", 5432),
             quote(pg["database"], safe=""),
         ),
         "broker": "amqp://{}:{}@{}:{}/{}".format(
             quote(mq["user"], safe=""),
             quote(mq.get("password") or "", safe=""),
-            mq["host"],
+            _url_host(mq["host"]),
             mq.get("port", 5672),
             quote(mq["vhost"], safe=""),
         ),
     }
 
+    # The caches the cache role runs (this box, else the first cache peer):
+    # memcached as host:port (Django's LOCATION), redis as a URL; None when
+    # disabled or when no box holds the cache role.
+    cache = ws.setdefault("cache", {})
+    remote = [] if "cache" in ws["roles"] else peers("cache")
+    host = "127.0.0.1" if "cache" in ws["roles"] else (_url_host(remote[0]) if remote else None)
+    mc, rd = cache.get("memcached") or {}, cache.get("redis") or {}
+    ws["urls"]["memcached"] = f"{host}:{mc.get('port', 11211)}" if host and mc.get("enabled") else None
+    ws["urls"]["redis"] = (
+        "redis://{}{}:{}/0".format(
+            f":{quote(rd['password'], safe='')}@" if rd.get("password") else "", host, rd.get("port", 6379)
+        )
+        if host and rd.get("enabled")
+        else None
+    )
 
-def peers(role):
+
+def _url_host(host):
+    """A host as a URL writes it: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _address_key(value):
+    """Numeric order of addresses and networks (10.0.0.9 before 10.0.0.10)."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return (9, 0, 0, str(value))
+    return (net.version, int(net.network_address), net.prefixlen, str(value))
+
+
+def peers(role, ids=False):
     """
     Addresses of the minions holding `role`: the pillar's
     `webstack:peers:<role>` when given, else the Salt mine
-    (`network.ip_addrs` of minions whose `roles` grain holds the role).
-    The result is sorted so rendered files are stable.
+    (`network.ip_addrs` of minions whose `roles` grain holds the role; a
+    minion with several addresses counts with its lowest, so restrict the
+    mine function to the private network with `cidr` where that matters).
+    Sorted by address so rendered files are stable.
+
+    With `ids=True`, ``[name, address]`` pairs: the minion id from the mine,
+    the address itself for peers listed in the pillar.
 
     CLI Example: ``salt-call webstack.peers db``
     """
     listed = ((__pillar__.get("webstack") or {}).get("peers") or {}).get(role)
     if listed is not None:
-        return sorted(listed)
-    mined = __salt__["mine.get"](f"roles:{role}", "network.ip_addrs", tgt_type="grain") or {}
-    addrs = set()
-    for ips in mined.values():
-        if ips:
-            addrs.add(sorted(ips)[0])
-    return sorted(addrs)
+        pairs = [(str(addr), str(addr)) for addr in listed]
+    else:
+        mined = __salt__["mine.get"](f"roles:{role}", "network.ip_addrs", tgt_type="grain") or {}
+        pairs = [
+            (str(minion), min(map(str, ips), key=_address_key))
+            for minion, ips in mined.items()
+            if isinstance(ips, list) and ips
+        ]
+    pairs = sorted(set(pairs), key=lambda pair: (_address_key(pair[1]), pair[0]))
+    if ids:
+        return [list(pair) for pair in pairs]
+    return list(dict.fromkeys(addr for _, addr in pairs))

@@ -1,0 +1,33 @@
+{%- from "map.jinja" import ws with context %}
+{%- from "cache/map.jinja" import cache with context %}
+{%- set mc = cache.memcached %}
+include:
+  - cache.install
+{%- if mc.enabled %}
+
+{#- memcached has no config check; every value here passed the schema. #}
+cache-memcached-listens-where-its-clients-are:
+  file.managed:
+    - name: {{ mc.config }}
+    - source: salt://cache/files/memcached.conf.jinja
+    - template: jinja
+    - context:
+        mc: {{ mc|tojson }}
+        listen_addresses: {{ cache.listen_addresses|tojson }}
+    - mode: "0644"
+    - require:
+      - pkg: cache-packages-are-installed
+
+cache-memcached-is-running:
+  service.running:
+    - name: {{ mc.service }}
+    - enable: true
+    - watch:
+      - file: cache-memcached-listens-where-its-clients-are
+{%- else %}
+{#- Disabled: stopped and off at boot if it was installed, kept otherwise. #}
+cache-memcached-is-stopped:
+  service.dead:
+    - name: {{ mc.service }}
+    - enable: false
+{%- endif %}

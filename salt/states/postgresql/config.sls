@@ -1,0 +1,42 @@
+{%- from "map.jinja" import ws with context %}
+{%- from "postgresql/map.jinja" import pg, conf with context %}
+include:
+  - postgresql.install
+
+{#- Our settings in a file of their own, read after postgresql.conf (Debian's
+    include_dir). PostgreSQL itself checks it before it lands: `postgres -C`
+    parses it and rejects unknown names and bad values. #}
+postgresql-settings-are-sized-for-this-host:
+  file.managed:
+    - name: {{ pg.conf_dir }}/conf.d/50-webstack.conf
+    - source: salt://postgresql/files/webstack.conf.jinja
+    - template: jinja
+    - context:
+        port: {{ pg.port }}
+        listen_addresses: {{ pg.listen_addresses|tojson }}
+        conf: {{ conf|tojson }}
+    - user: postgres
+    - group: postgres
+    - mode: "0644"
+    - check_cmd: >-
+        sh -c 'exec runuser -u postgres -- {{ pg.bin_dir }}/postgres -D {{ pg.data_dir }}
+        -c config_file="$0" -C port'
+    - require:
+      - pkg: postgresql-server-is-installed
+
+{#- Local OS users by peer, TCP from loopback and the listed clients with a
+    SCRAM password only: no trust, no md5, nothing else remote. #}
+postgresql-lets-in-only-its-clients:
+  file.managed:
+    - name: {{ pg.conf_dir }}/pg_hba.conf
+    - source: salt://postgresql/files/pg_hba.conf.jinja
+    - template: jinja
+    - context:
+        clients: {{ pg.clients|tojson }}
+        database: {{ pg.database|tojson }}
+        role: {{ pg.user|tojson }}
+    - user: postgres
+    - group: postgres
+    - mode: "0640"
+    - require:
+      - pkg: postgresql-server-is-installed

@@ -1,0 +1,40 @@
+{%- from "map.jinja" import ws with context %}
+{%- from "rabbitmq/map.jinja" import mq with context %}
+include:
+  - rabbitmq.service
+{%- if opts['test'] and not salt['cmd.which']('rabbitmqctl') %}
+
+{#- A dry run on a new box: Salt's rabbitmq states load only once
+    rabbitmqctl is installed. Say what the real run does. #}
+rabbitmq-app-vhost-and-user-come-with-the-server:
+  test.configurable_test_state:
+    - name: {{ mq.user }}
+    - changes: true
+    - result: true
+    - comment: >-
+        The vhost {{ mq.vhost }} and its user {{ mq.user }} would be
+        created, and guest removed, once RabbitMQ is installed.
+{%- else %}
+
+rabbitmq-app-vhost-exists:
+  rabbitmq_vhost.present:
+    - name: {{ mq.vhost|tojson }}
+    - require:
+      - service: rabbitmq-server-is-running
+
+rabbitmq-app-user-has-its-vhost-only:
+  rabbitmq_user.present:
+    - name: {{ mq.user|tojson }}
+    - password: {{ mq.password|tojson }}
+    - perms:
+      - {{ mq.vhost|tojson }}: [".*", ".*", ".*"]
+    - require:
+      - rabbitmq_vhost: rabbitmq-app-vhost-exists
+
+{#- The package's default user (guest/guest, administrator). #}
+rabbitmq-guest-user-is-removed:
+  rabbitmq_user.absent:
+    - name: guest
+    - require:
+      - service: rabbitmq-server-is-running
+{%- endif %}

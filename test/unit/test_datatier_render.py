@@ -1,0 +1,163 @@
+"""The postgresql, rabbitmq and cache SLS compiled for our releases, and the
+files they would write (their templates rendered through Salt with the
+context the SLS passes)."""
+
+import pytest
+from conftest import OS_GRAINS, load_pillar, with_settings
+
+from tools.dockerbox import REPO
+
+STATES = REPO / "salt" / "states"
+VERSIONS = {"debian-12": "15", "ubuntu-22.04": "14", "ubuntu-24.04": "16"}
+STATES_UNDER_TEST = ("postgresql", "rabbitmq", "cache")
+CLIENTS = ["10.0.0.31", "10.0.1.0/24"]
+# Listen addresses pinned: the route to the clients is the test host's own business.
+HERE = ["127.0.0.1", "10.0.0.20"]
+
+PILLAR = with_settings(
+    load_pillar("minimal"),
+    postgresql={
+        "clients": CLIENTS,
+        "listen_addresses": HERE,
+        "settings": {"log_min_duration_statement": "1s"},
+    },
+    rabbitmq={"clients": CLIENTS, "listen_addresses": HERE, "memory_high_watermark": "1g"},
+    cache={
+        "clients": CLIENTS,
+        "listen_addresses": HERE,
+        "memcached": {"memory": "32m"},
+        "redis": {"enabled": True, "password": "redis-s3cret", "maxmemory": "100m", "persistent": True},
+    },
+)
+
+
+def args(high, state_id):
+    """The arguments of a state as one dict."""
+    fun_args = next(v for k, v in high[state_id].items() if not k.startswith("__"))
+    out = {}
+    for item in fun_args:
+        if isinstance(item, dict):
+            out.update(item)
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A file.managed state's file as Salt would render it."""
+    import salt.loader
+    from conftest import HOST_GRAINS, minion_opts
+
+    opts = minion_opts(tmp_path_factory.mktemp("templates"), grains=HOST_GRAINS)
+    mods = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts), context={})
+
+    def run(high, state_id):
+        a = args(high, state_id)
+        source = STATES / a["source"].removeprefix("salt://")
+        return mods["file.apply_template_on_contents"](
+            contents=source.read_text(), template="jinja", context=a["context"], defaults=None, saltenv="base"
+        )
+
+    return run
+
+
+_HIGH = {}
+
+
+@pytest.fixture(params=sorted(OS_GRAINS))
+def rendered(request, render):
+    """The three SLS for one release, compiled once for the tests below."""
+    os_name = request.param
+    if os_name not in _HIGH:
+        _HIGH[os_name] = {
+            sls: render(os_name, PILLAR, sls, roles=["db", "queue", "cache"]) for sls in STATES_UNDER_TEST
+        }
+    return os_name, _HIGH[os_name]
+
+
+def test_postgresql_follows_the_release(rendered):
+    os_name, high = rendered
+    version = VERSIONS[os_name]
+    pg = high["postgresql"]
+    assert args(pg, "postgresql-server-is-installed")["pkgs"] == [f"postgresql-{version}"]
+    conf = args(pg, "postgresql-settings-are-sized-for-this-host")
+    assert conf["name"] == f"/etc/postgresql/{version}/main/conf.d/50-webstack.conf"
+    assert (
+        f"/usr/lib/postgresql/{version}/bin/postgres -D /var/lib/postgresql/{version}/main"
+        in conf["check_cmd"]
+    )
+    assert args(pg, "postgresql-cluster-applies-its-configuration")["name"] == f"postgresql@{version}-main"
+    assert (
+        args(pg, "postgresql-lets-in-only-its-clients")["name"]
+        == f"/etc/postgresql/{version}/main/pg_hba.conf"
+    )
+    user = args(pg, "postgresql-app-role-logs-in-with-its-password")
+    assert (user["name"], user["encrypted"], user["password"]) == (
+        "shop",
+        "scram-sha-256",
+        "minimal-db-secret",
+    )
+
+
+def test_postgresql_files(rendered, template):
+    _, high = rendered
+    conf = template(high["postgresql"], "postgresql-settings-are-sized-for-this-host")
+    lines = set(conf.splitlines())
+    assert {
+        "listen_addresses = '127.0.0.1,10.0.0.20'",
+        "password_encryption = 'scram-sha-256'",
+        "port = 5432",
+        # conftest's HOST_GRAINS: 4096 MB, 2 CPUs.
+        "shared_buffers = '1GB'",
+        "log_min_duration_statement = '1s'",
+    } <= lines
+    hba = template(high["postgresql"], "postgresql-lets-in-only-its-clients")
+    rules = [line.split() for line in hba.splitlines() if line and not line.startswith("#")]
+    assert rules == [
+        ["local", "all", "all", "peer"],
+        ["local", "replication", "all", "peer"],
+        ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"],
+        ["host", "all", "all", "::1/128", "scram-sha-256"],
+        ["host", "shop", "shop", "10.0.0.31/32", "scram-sha-256"],
+        ["host", "shop", "shop", "10.0.1.0/24", "scram-sha-256"],
+    ]
+
+
+def test_rabbitmq_files(rendered, template):
+    _, high = rendered
+    conf = template(high["rabbitmq"], "rabbitmq-listens-where-its-clients-are")
+    assert "listeners.tcp.1 = 127.0.0.1:5672\nlisteners.tcp.2 = 10.0.0.20:5672\n" in conf
+    assert f"vm_memory_high_watermark.absolute = {1024**3}" in conf
+    env = template(high["rabbitmq"], "rabbitmq-node-keeps-erlang-ports-on-loopback")
+    assert "NODENAME=rabbit@localhost" in env
+    user = args(high["rabbitmq"], "rabbitmq-app-user-has-its-vhost-only")
+    assert user["perms"] == [{"shop": [".*", ".*", ".*"]}]
+
+
+def test_cache_files(rendered, template):
+    _, high = rendered
+    memcached = template(high["cache"], "cache-memcached-listens-where-its-clients-are").splitlines()
+    assert {"-l 127.0.0.1,10.0.0.20", "-p 11211", "-U 0", "-m 32", "-u memcache"} <= set(memcached)
+    redis = template(high["cache"], "cache-redis-listens-where-its-clients-are").splitlines()
+    assert {
+        "bind 127.0.0.1 10.0.0.20",
+        'requirepass "redis-s3cret"',
+        f"maxmemory {100 * 1024**2}",
+        "save 3600 1 300 100 60 10000",
+    } <= set(redis)
+    assert args(high["cache"], "cache-packages-are-installed")["pkgs"] == ["memcached", "redis-server"]
+
+
+def test_redis_serving_other_hosts_needs_a_password(render):
+    from conftest import RenderFailed
+
+    open_redis = with_settings(PILLAR, cache={"redis": {"password": None}})
+    with pytest.raises(
+        RenderFailed, match=r"webstack:cache:redis:password: is required when other hosts use redis"
+    ):
+        render("debian-12", open_redis, "cache", roles=["cache"])
+
+
+def test_caches_turned_off_install_nothing(render):
+    off = with_settings(load_pillar("minimal"), cache={"memcached": {"enabled": False}})
+    high = render("ubuntu-24.04", off, "cache", roles=["cache"])
+    assert set(high) == {"cache-memcached-is-stopped", "cache-redis-is-stopped"}
