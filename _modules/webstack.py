@@ -84,10 +84,22 @@ FORMATS = {
         "a dotted Python path like project.wsgi:application",
     ),
     "ip_or_network": (
-        re.compile(r"^(\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?|[0-9A-Fa-f:]+:[0-9A-Fa-f:]*(/\d{1,3})?)$"),
+        re.compile(r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$"),
         "an IP address or network like 10.0.0.5 or 10.0.0.0/24",
     ),
 }
+
+
+def _is_network(value):
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+# Formats a pattern alone can't check, beyond it.
+FORMAT_CHECKS = {"ip_or_network": _is_network}
 
 
 def __virtual__():
@@ -99,7 +111,10 @@ def __virtual__():
 def _format_checker():
     checker = jsonschema.FormatChecker(formats=())
     for name, (pattern, _) in FORMATS.items():
-        checker.checks(name)(lambda value, _p=pattern: not isinstance(value, str) or bool(_p.match(value)))
+        extra = FORMAT_CHECKS.get(name, lambda value: True)
+        checker.checks(name)(
+            lambda value, _p=pattern, _x=extra: not isinstance(value, str) or bool(_p.match(value) and _x(value))
+        )
     return checker
 
 
@@ -157,6 +172,9 @@ def _message(error):
         missing = re.match(r"'([^']+)'", error.message)
         if missing:
             path.append(missing.group(1))
+        return f"{_key(path)}: is required"
+    if error.validator == "type" and error.instance is None:
+        # Keys without a default (null in defaults.yaml) that the pillar must give.
         return f"{_key(path)}: is required"
     if error.validator == "additionalProperties":
         extra = re.findall(r"'([^']+)'", error.message)

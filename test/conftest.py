@@ -84,6 +84,28 @@ def load_pillar(name: str) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def bad_pillars() -> list:
+    """The cases of test/pillars/bad.yaml as pytest params of (pillar, expected message)."""
+    cases = []
+    for case in yaml.safe_load((PILLARS / "bad.yaml").read_text()):
+        pillar = load_pillar("demo")
+        for path, value in (case.get("set") or {}).items():
+            *parents, leaf = path.split(".")
+            node = pillar["webstack"]
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        for path in case.get("drop") or []:
+            *parents, leaf = path.split(".")
+            node = pillar["webstack"]
+            for part in parents:
+                node = node[part]
+            del node[leaf]
+        marks = [pytest.mark.render_only] if case.get("render") else []
+        cases.append(pytest.param(pillar, case["key"], id=case["key"].split(": ")[0], marks=marks))
+    return cases
+
+
 @pytest.fixture
 def demo_pillar() -> dict:
     return load_pillar("demo")

@@ -166,9 +166,9 @@ def test_example_and_demo_pillars_are_valid(validate):
     "nginx, message",
     [
         ({"client_max_body_size": "10 MB"}, "webstack:nginx:client_max_body_size: '10 MB' is not a size"),
-        ({"tls": {"certificate": CERT}}, "webstack:nginx:tls:key: None is not of type 'string'"),
-        ({"tls": {"key": KEY}}, "webstack:nginx:tls:certificate: None is not of type 'string'"),
-        ({"tls": {"enabled": True}}, "webstack:nginx:tls:certificate: None is not of type 'string'"),
+        ({"tls": {"certificate": CERT}}, "webstack:nginx:tls:key: is required"),
+        ({"tls": {"key": KEY}}, "webstack:nginx:tls:certificate: is required"),
+        ({"tls": {"enabled": True}}, "webstack:nginx:tls:certificate: is required"),
         ({"tls": {"certificate": "not a pem", "key": KEY}}, "webstack:nginx:tls:certificate:"),
         ({"tls": {"ciphers": ["AES128 ; evil"]}}, "webstack:nginx:tls:ciphers:0:"),
         ({"trusted_proxies": ["a.b.c.d"]}, "webstack:nginx:trusted_proxies:0: 'a.b.c.d' is not an IP"),

@@ -1,0 +1,46 @@
+"""A bad pillar is refused by a real state.apply before anything on the box
+changes, with a message naming the key (every case of test/pillars/bad.yaml),
+and so is an unknown role in the `roles` grain."""
+
+import pytest
+from conftest import bad_pillars, load_pillar
+
+# What a run may touch even when it refuses: Salt's own cache and logs, and
+# the pillar and grains the harness writes.
+IGNORED = ("/var/cache/salt", "/var/log/salt", "/etc/webstack/pillar", "/etc/salt", "/run", "/tmp", "/proc", "/sys", "/dev")
+
+
+def footprint(box) -> str:
+    """Installed packages, plus every file (not directory) changed since the marker."""
+    prune = " -o ".join(f"-path {p}" for p in IGNORED)
+    return box.exec(
+        "dpkg-query -W -f '${Package} ${Version}\\n' | sha256sum; "
+        f"find / -xdev \\( {prune} \\) -prune -o ! -type d -newer /root/.webstack-marker -print | sort"
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def box(boxes):
+    box = boxes.start("badpillar")
+    box.exec("touch /root/.webstack-marker")
+    before = footprint(box)
+    yield box
+    assert footprint(box) == before, "a refused run changed the box"
+
+
+@pytest.mark.parametrize("pillar, message", bad_pillars())
+def test_bad_pillar_is_refused_before_any_change(box, pillar, message):
+    result = box.apply(pillar)
+    assert not result.states, f"states ran: {result.summary()}"
+    assert result.rc != 0
+    assert message in "\n".join(result.errors), result.errors
+
+
+def test_unknown_role_in_the_grain_is_refused(box):
+    box.set_roles(["web", "databse"])
+    try:
+        result = box.apply(load_pillar("demo"))
+    finally:
+        box.exec("rm -f /etc/salt/grains")
+    assert not result.states and result.rc != 0
+    assert "grains:roles: unknown role 'databse'" in "\n".join(result.errors), result.errors
