@@ -5,13 +5,24 @@ PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 IMAGE ?=
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup demo fleet bench test test-fast lint clean
 
 setup:
 	@bash tools/setup-host.sh
 
 demo: setup
 	@$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE))
+
+# A salt-master and five minions (balancer, web1, web2, worker, db) on a
+# docker network, converged through the master (tools/fleet.py).
+fleet: setup
+	@$(PY) -m tools.fleet
+
+# Converge, re-apply, serving, deploy-under-load and fleet figures, side by
+# side in one run (tools/bench.py): a table, bench/results.{json,md}. Not
+# part of `make test`; about 15 minutes.
+bench: setup
+	@$(PY) -m tools.bench
 
 test: setup
 	$(PYTEST)

@@ -112,9 +112,11 @@ def _format_checker():
     checker = jsonschema.FormatChecker(formats=())
     for name, (pattern, _) in FORMATS.items():
         extra = FORMAT_CHECKS.get(name, lambda value: True)
-        checker.checks(name)(
-            lambda value, _p=pattern, _x=extra: not isinstance(value, str) or bool(_p.match(value) and _x(value))
-        )
+
+        def check(value, _p=pattern, _x=extra):
+            return not isinstance(value, str) or bool(_p.match(value) and _x(value))
+
+        checker.checks(name)(check)
     return checker
 
 

@@ -306,3 +306,27 @@ def converge_box():
 @pytest.fixture(scope="session")
 def idempotent():
     return assert_idempotent
+
+
+# -- the whole single-box stack ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def stack_box(boxes):
+    """
+    One box holding every single-box role (web, worker, db, queue, cache: the
+    demo pillar, highstate), converged once per session, shipping its logs
+    over TLS to a receiver box. Shared across test files: use it read-only,
+    or put back what you change. `.pillar` is what it was converged with,
+    `.receiver` the SyslogReceiver, `.first` the converge's Apply.
+    """
+    # test/container is on sys.path by now: only container tests ask for this.
+    from syslog_receiver import start_syslog_receiver
+
+    receiver = start_syslog_receiver(boxes, "stack-logs")
+    box = boxes.start("stack")
+    box.pillar = with_settings(load_pillar("demo"), logging={"remote": receiver.remote()})
+    box.receiver = receiver
+    box.first = converge(box, box.pillar)
+    print(f"\nstack converge: {box.first.summary()}")
+    return box

@@ -12,9 +12,9 @@ Keys are made here and placed on both sides (nothing to accept), each
 minion's `roles` grain is set before it first starts, and the mine is filled
 before the first highstate: every minion's first run already sees its peers.
 The first converge goes in waves: the data tier and the balancer, then one
-app host (its release migrates the database), then the other app hosts;
-afterwards one `salt '*' state.apply` re-applies everything. Run again, it reuses the
-running fleet. Exit status 1 when any minion failed.
+app host (its release migrates the database), then the other app hosts.
+Run again, it reuses the running fleet and re-applies everything with one
+`salt '*' state.apply`. Exit status 1 when any minion failed.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ FIRST_WAVE_ROLES = ("db", "queue", "cache", "balancer")
 PILLARENV = "fleet"
 # Seconds one state.apply may take before its minions count as not returned.
 APPLY_DEADLINE = 3600
+# Seconds any other salt command may take.
+CALL_DEADLINE = 300
 CONVERGED_MARK = "/var/lib/webstack-fleet-converged"
 KEY_BITS = 2048
 # The master's view of this fleet: the demo's pillar tree is replaced by the
@@ -125,8 +127,9 @@ def row(minion: str, result: Apply) -> str:
             e[:400] for e in result.errors
         )
     n, changed, failed = len(result.states), len(result.changed), len(result.failed)
+    ok = sum(1 for r in result.states.values() if r["result"] is not False and not r.get("changes"))
     line = (
-        f"{minion:<10} {n:4d} states: {n - changed - failed:4d} ok, {changed:4d} changed, "
+        f"{minion:<10} {n:4d} states: {ok:4d} ok, {changed:4d} changed, "
         f"{failed:3d} failed  {result.wall:6.1f} s"
     )
     for sid, comment in result.failed:
@@ -180,7 +183,7 @@ class Fleet:
             networking_config={self.network: endpoint},
         )
 
-    def up(self, log: Callable[[str], None] = print) -> None:
+    def up(self) -> None:
         """Containers, Salt configured on each, keys placed, every minion answering, mine filled."""
         self._ensure_network()
         hosts = [MASTER, *self.minions]
@@ -276,24 +279,9 @@ class Fleet:
 
     # -- running Salt on the master --------------------------------------
 
-    def salt(
-        self,
-        target: str,
-        fun: str,
-        *args: str,
-        tgt_type: str = "glob",
-        timeout: int | None = None,
-        check: bool = True,
-    ) -> dict:
+    def salt(self, target: str, fun: str, *args: str, timeout: int | None = None, check: bool = True) -> dict:
         """`salt <target> <fun> <args>` on the master: minion id -> return."""
-        cmd = [
-            "salt",
-            "--out=json",
-            "--out-indent=-1",
-            "--static",
-            f"--{tgt_type}" if tgt_type != "glob" else "",
-        ]
-        cmd = [c for c in cmd if c]
+        cmd = ["timeout", str(CALL_DEADLINE), "salt", "--out=json", "--out-indent=-1", "--static"]
         if timeout:
             cmd.append(f"--timeout={timeout}")
         res = self.master.exec([*cmd, target, fun, *args], check=False)
@@ -402,7 +390,11 @@ def main() -> int:
     t_all = time.monotonic()
     print(f"==> master and {len(fleet.minions)} minions on network {fleet.network}", flush=True)
     t0 = time.monotonic()
-    fleet.up()
+    try:
+        fleet.up()
+    except FleetError as exc:
+        print(f"==> FAILED: {exc}")
+        return 1
     print(f"    all minions answer the master; mine filled ({time.monotonic() - t0:.1f} s)", flush=True)
     results = fleet.converge(log=lambda line: print(line, flush=True))
     failed = sorted(m for m, r in results.items() if not r.ok)
@@ -414,11 +406,12 @@ def main() -> int:
     domains = yaml.safe_load((REPO / "salt/pillar/fleet/common.sls").read_text())["webstack"]["project"][
         "domains"
     ]
-    master = fleet.container_name(MASTER)
+    master, lb = fleet.container_name(MASTER), fleet.ip("balancer")
     print(
         f"""
 The fleet is running (docker network {fleet.network}). Try:
-  curl -H 'Host: {domains[0]}' http://{fleet.ip("balancer")}/
+  curl -k --resolve {domains[0]}:443:{lb} https://{domains[0]}/
+  curl -s -H 'Host: unknown.example' http://{lb}/   # unknown host: connection closed
   docker exec -it {master} salt '*' test.ping
   docker exec -it {master} salt web1 webstack.peers db
   make fleet                     # re-apply everywhere: expect 0 changed
