@@ -1,0 +1,22 @@
+{%- from "map.jinja" import ws with context %}
+{%- from "balancer/vars.jinja" import tls_source with context %}
+include:
+  - balancer.config
+
+{#- A reload (never a restart: open connections finish) when anything haproxy
+    reads changed; each was accepted by haproxy before it landed. #}
+balancer-haproxy-runs-and-reloads-on-changes:
+  service.running:
+    - name: haproxy
+    - enable: true
+    - reload: true
+    - require:
+      - pkg: balancer-haproxy-is-installed
+    - watch:
+      - file: balancer-config-is-checked-then-installed
+{%- if tls_source == 'pillar' %}
+      - file: balancer-certificate-and-key-are-checked-then-installed
+{%- elif tls_source == 'self_signed' %}
+      - x509: balancer-self-signed-key-exists
+      - x509: balancer-self-signed-certificate-names-the-site
+{%- endif %}

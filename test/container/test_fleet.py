@@ -1,0 +1,191 @@
+"""
+The fleet through a salt-master (tools/fleet.py, what `make fleet` runs):
+balancer, web1, web2, worker and db (db, queue and cache) converged with the
+fleet pillar (salt/pillar/fleet), peers found through the mine. Then, as a
+visitor and as the boxes themselves see it: the balancer spreads requests
+over both web hosts and keeps answering with one stopped, unknown Hosts get
+nothing, the data ports answer the app hosts and not the balancer, a task
+queued on web1 runs on the worker, and a second highstate changes nothing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import textwrap
+import time
+import uuid
+
+import pytest
+import yaml
+from conftest import SESSION
+
+from tools.dockerbox import REPO
+from tools.fleet import Fleet, row
+
+DOMAIN = yaml.safe_load((REPO / "salt/pillar/fleet/common.sls").read_text())["webstack"]["project"][
+    "domains"
+][0]
+
+
+def reporter(config):
+    """Print progress lines (per-minion results, timings) past pytest's capture."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+
+    def log(line):
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"[fleet] {line}")
+
+    return log
+
+
+@pytest.fixture(scope="module")
+def fleet(request):
+    log = reporter(request.config)
+    f = Fleet(prefix=f"wsf-{SESSION}")
+    try:
+        t0 = time.monotonic()
+        f.up()
+        log(f"master and {len(f.minions)} minions up, mine filled in {time.monotonic() - t0:.1f} s")
+        results = f.converge(log=log, first=True)
+        log(f"converged in {time.monotonic() - t0:.1f} s")
+        failed = {m: r.explain() for m, r in results.items() if not r.ok}
+        assert not failed, "the fleet did not converge:\n" + "\n".join(failed.values())
+        yield f
+    finally:
+        f.down()
+
+
+def get(ip, path="/", host=DOMAIN, tls=True, timeout=10):
+    """(status, body) of a request to `ip` with the Host header `host`."""
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(ip, 443, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(ip, 80, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def hits(box, marker):
+    """Requests carrying `marker` in nginx's access log of `box`."""
+    res = box.exec(["grep", "-c", marker, "/var/log/nginx/access.log"], check=False)
+    return int(res.stdout.strip() or 0)
+
+
+# Connect from a box to host:port: open, refused or timeout.
+PROBE = textwrap.dedent(
+    """
+    import socket, sys
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect((sys.argv[1], int(sys.argv[2])))
+        print("open")
+    except socket.timeout:
+        print("timeout")
+    except OSError as exc:
+        print(type(exc).__name__)
+    """
+)
+
+
+def probe(box, host, port):
+    return box.exec(["python3", "-c", PROBE, host, str(port)]).stdout.strip()
+
+
+def test_every_minion_converged(fleet):
+    # The fixture asserts success; here: each ran a real highstate.
+    ids = fleet.salt("*", "state.show_top")
+    for minion, roles in fleet.minions.items():
+        states = ids[minion]["base"]
+        assert {"base", "users", "ssh", "firewall", "logging"} <= set(states), minion
+        if "balancer" in roles:
+            assert "balancer" in states
+        if "web" in roles:
+            assert {"app", "supervisor", "nginx"} <= set(states)
+
+
+def test_app_hosts_find_database_and_broker_through_the_mine(fleet):
+    db = fleet.ip("db")
+    for minion in ("web1", "web2", "worker"):
+        urls = fleet.salt(minion, "webstack.settings")[minion]["urls"]
+        assert f"@{db}:5432/" in urls["database"], urls
+        assert f"@{db}:5672/" in urls["broker"], urls
+
+
+def test_balancer_spreads_requests_over_both_web_hosts(fleet):
+    marker = uuid.uuid4().hex
+    for i in range(12):
+        status, _ = get(fleet.ip("balancer"), f"/health/?probe={marker}-{i}")
+        assert status == 200
+    web1, web2 = hits(fleet.box("web1"), marker), hits(fleet.box("web2"), marker)
+    assert web1 > 0 and web2 > 0 and web1 + web2 == 12, (web1, web2)
+
+
+def test_balancer_serves_the_site_and_moves_http_to_https(fleet):
+    status, body = get(fleet.ip("balancer"), "/")
+    assert status == 200 and "webstack demo" in body
+    status, _ = get(fleet.ip("balancer"), "/", tls=False)
+    assert status == 301
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_unknown_host_gets_the_connection_closed(fleet, tls):
+    with pytest.raises(http.client.RemoteDisconnected):
+        get(fleet.ip("balancer"), "/", host="unknown.example", tls=tls)
+
+
+def test_web_hosts_take_http_from_the_balancer_only(fleet):
+    assert probe(fleet.box("balancer"), "web1", 80) == "open"
+    assert probe(fleet.box("worker"), "web1", 80) == "timeout"
+
+
+@pytest.mark.parametrize("port", [5432, 5672], ids=["postgresql", "rabbitmq"])
+def test_data_ports_answer_app_hosts_not_the_balancer(fleet, port):
+    for minion in ("web1", "web2", "worker"):
+        assert probe(fleet.box(minion), "db", port) == "open", minion
+    assert probe(fleet.box("balancer"), "db", port) == "timeout"
+
+
+def test_task_queued_on_web1_runs_on_the_worker(fleet):
+    web1 = fleet.box("web1")
+    post = f"curl -sf -X POST -d n=12 -H 'Host: {DOMAIN}' http://127.0.0.1/tasks/"
+    token = json.loads(web1.exec(post).stdout)["token"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        res = web1.exec(f"curl -s -H 'Host: {DOMAIN}' http://127.0.0.1/tasks/{token}/", check=False)
+        answer = json.loads(res.stdout or "{}")
+        if answer.get("status") == "done":
+            assert answer == {"status": "done", "value": 144, "worker": "worker"}
+            return
+        time.sleep(1)
+    pytest.fail(f"task {token} did not run within 60 s: {res.stdout}")
+
+
+def test_second_highstate_changes_nothing_anywhere(fleet, request):
+    log = reporter(request.config)
+    again = fleet.apply(on_return=lambda m, r: log(f"again: {row(m, r)}"))
+    changed = {m: r.explain() for m, r in again.items() if not r.ok or r.changed}
+    assert not changed, "\n".join(changed.values())
+    dry = fleet.apply(test=True)
+    pending = {m: r.explain() for m, r in dry.items() if not r.ok or r.changed or r.pending}
+    assert not pending, "test=True predicts changes:\n" + "\n".join(pending.values())
+
+
+def test_site_answers_with_one_web_host_stopped(fleet):
+    fleet.box("web1").container.stop(timeout=10)
+    marker = uuid.uuid4().hex
+    # haproxy retries a request on the other host at once; the health checks
+    # take web1 out within a few seconds.
+    for i in range(10):
+        status, _ = get(fleet.ip("balancer"), f"/health/?probe={marker}-{i}", timeout=20)
+        assert status == 200
+    assert hits(fleet.box("web2"), marker) == 10
