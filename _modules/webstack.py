@@ -328,6 +328,10 @@ def _derive(ws):
     project["user"] = project.get("user") or name
     project["group"] = project.get("group") or project["user"]
     project["root"] = project.get("root") or f"/srv/{name}"
+    # nginx believes X-Forwarded-For/-Proto from the fleet's balancers only.
+    nginx = ws.setdefault("nginx", {})
+    if nginx.get("trusted_proxies") is None:
+        nginx["trusted_proxies"] = peers("balancer")
     # The WSGI app gunicorn serves: Django's startproject layout by default.
     app = ws.setdefault("app", {})
     app["wsgi"] = app.get("wsgi") or f"{name}.wsgi:application"
