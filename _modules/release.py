@@ -530,6 +530,19 @@ def prune(root, keep, test=False):
     return {"releases": gone, "venvs": unused}
 
 
+# Several app hosts of a fleet deploy at once: on PostgreSQL, migrations run
+# under a session advisory lock, so one host migrates while the others wait
+# and then find nothing left to do.
+MIGRATE_ONE_AT_A_TIME = """
+from django.core.management import call_command
+from django.db import connection
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext('webstack-migrate'))")
+call_command("migrate", interactive=False)
+"""
+
+
 def deploy(
     root,
     user,
@@ -581,7 +594,7 @@ def deploy(
         manage_py = [os.path.join(venv, "bin", "python"), manage]
         if migrate:
             _run(
-                manage_py + ["migrate", "--noinput"],
+                manage_py + ["shell", "-c", MIGRATE_ONE_AT_A_TIME],
                 "manage.py migrate",
                 cwd=release,
                 env=env,

@@ -32,12 +32,18 @@ def phase(label: str):
 
 
 def container_for(image: str) -> Box:
-    """The demo container: reused when it runs the asked-for image, else (re)made."""
+    """The demo container: reused (started again if stopped) when it runs the asked-for image, else made."""
     try:
         existing = client().containers.get(NAME)
-        if existing.status == "running" and image in existing.image.tags:
-            print(f"    reusing running container {NAME}")
-            return Box(existing)
+        if image in existing.image.tags and existing.status in ("running", "exited"):
+            box = Box(existing)
+            if existing.status == "exited":
+                print(f"    starting stopped container {NAME}")
+                existing.start()
+                box.wait_running()
+            else:
+                print(f"    reusing running container {NAME}")
+            return box
     except docker.errors.NotFound:
         pass
     return Box.start(NAME, image=image, labels={"webstack": "demo"})
@@ -66,6 +72,31 @@ def apply_streaming(box: Box) -> Apply:
     return Apply.parse(res, time.monotonic() - t0)
 
 
+def hints(ip: str, ws: dict) -> list[tuple[str, str]]:
+    """What to try on the demo: (command, what it shows), each true of the converged box."""
+    domain, tls = ws["project"]["domains"][0], ws["nginx"]["tls"]["enabled"]
+    port, scheme = (443, "https") if tls else (80, "http")
+    curl = f"curl{' -k' if tls else ''} --resolve {domain}:{port}:{ip}"
+    site = f"{scheme}://{domain}"
+    rows = [
+        (f"{curl} {site}/", "the app: each visit counted in PostgreSQL"),
+        (f"{curl} {site}{ws['app']['health_check']}", "200: the app and its database answer"),
+        (f"{curl} -d n=7 {site}/tasks/", "queue a Celery task through RabbitMQ..."),
+        (f"{curl} {site}/tasks/", "...and a moment later, what the worker wrote"),
+    ]
+    if tls:
+        rows.append((f"curl -si -H 'Host: {domain}' http://{ip}/", "http: redirected to https"))
+    rows.append((f"curl -si -H 'Host: unknown.example' http://{ip}/", "unknown host: closed, no answer"))
+    if tls:
+        unknown = f"curl -k --resolve unknown.example:443:{ip} https://unknown.example/"
+        rows.append((unknown, "unknown name: handshake refused"))
+    return rows + [
+        (f"docker exec -it {NAME} bash", "a shell on the box (supervisorctl status, ...)"),
+        ("make demo", "re-apply in place: expect 0 changed"),
+        ("make test", "the test suite"),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--image", default=BASE_IMAGE, help="a base image with systemd")
@@ -91,18 +122,11 @@ def main() -> int:
         return 1
 
     ip = box.ip()
-    domain = json.loads(
-        box.exec(["salt-call", "--local", "--out=json", "pillar.get", "webstack:project:domains"]).stdout
-    )["local"][0]
-    print(
-        f"""
-The demo is running in container {NAME} ({ip}). Try:
-  curl -k --resolve {domain}:443:{ip} https://{domain}/
-  curl -si -H 'Host: unknown.example' http://{ip}/   # unknown host: connection closed (444)
-  docker exec -it {NAME} bash
-  make demo   # re-apply in place: expect 0 changed
-  make test   # the test suite"""
-    )
+    # Pillar values come masked from pillar.get in Salt 3008: read the merged settings.
+    ws = json.loads(box.exec(["salt-call", "--local", "--out=json", "webstack.settings"]).stdout)["local"]
+    print(f"\nThe demo is running in container {NAME} ({ip}). Try:")
+    for command, comment in hints(ip, ws):
+        print(f"  # {comment}\n  {command}")
     return 0
 
 

@@ -1,7 +1,9 @@
 {%- from "map.jinja" import ws with context %}
 {#- A container's host name is set from outside (docker run --hostname) and
-    can't change inside: there we only make /etc/hosts name the box. #}
-{%- set settable = ws.base.hostname and grains.get('virtual') != 'container' %}
+    can't change inside; its runtime also writes /etc/hosts, naming the box,
+    at every start (an entry of ours would be gone after a restart). #}
+{%- set container = grains.get('virtual') == 'container' %}
+{%- set settable = ws.base.hostname and not container %}
 {%- if settable %}
 {%-   set fqdn = ws.base.hostname %}
 {%- else %}
@@ -13,10 +15,12 @@
 {#- Debian's convention: the box's own names on 127.0.1.1, the fully
     qualified name first, so `hostname -f` (and sudo) answer without DNS.
     In place before the name changes. #}
+{%- if not container %}
 base-hosts-file-names-this-box:
   host.present:
     - ip: 127.0.1.1
     - names: {{ ([fqdn, short] if fqdn != short else [short]) | tojson }}
+{%- endif %}
 {%- if settable %}
 
 base-hostname-is-set:
