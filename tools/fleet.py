@@ -11,8 +11,9 @@ own, converged through the master the way a real fleet is.
 Keys are made here and placed on both sides (nothing to accept), each
 minion's `roles` grain is set before it first starts, and the mine is filled
 before the first highstate: every minion's first run already sees its peers.
-The first converge goes in waves: the data tier and the balancer, then one
-app host (its release migrates the database), then the other app hosts.
+The first converge goes in two waves: the data tier and the balancer, then
+the app hosts (their first releases migrate the database one at a time,
+under a PostgreSQL advisory lock: see _modules/release.py).
 Run again, it reuses the running fleet and re-applies everything with one
 `salt '*' state.apply`. Exit status 1 when any minion failed.
 """
@@ -109,15 +110,12 @@ def minion_apply(ret, wall: float) -> Apply:
 
 def waves(minions: dict[str, list[str]]) -> list[list[str]]:
     """
-    The first converge's order: the data tier and the balancer; then one app
-    host alone (a web host if any), whose first release runs the database
-    migrations; then the other app hosts, which find the tables there.
+    The first converge's order: the hosts others need up (data tier,
+    balancer), then the rest, whose releases find their database there.
     """
     first = [m for m, roles in minions.items() if set(roles) & set(FIRST_WAVE_ROLES)]
-    app = [m for m in minions if m not in first]
-    lead = sorted(app, key=lambda m: ("web" not in minions[m], m))[:1]
-    rest = [m for m in app if m not in lead]
-    return [w for w in (first, lead, rest) if w]
+    rest = [m for m in minions if m not in first]
+    return [w for w in (first, rest) if w]
 
 
 def row(minion: str, result: Apply) -> str:

@@ -56,12 +56,8 @@ def test_row_shows_counts_duration_and_failures():
 # -- the first converge's waves --------------------------------------------------
 
 
-def test_waves_data_tier_first_then_one_app_host_then_the_rest():
-    assert waves(MINIONS) == [["balancer", "db"], ["web1"], ["web2", "worker"]]
-
-
-def test_waves_without_web_hosts_lead_with_a_worker():
-    assert waves({"db": ["db"], "w2": ["worker"], "w1": ["worker"]}) == [["db"], ["w1"], ["w2"]]
+def test_waves_data_tier_and_balancer_first_then_the_app_hosts():
+    assert waves(MINIONS) == [["balancer", "db"], ["web1", "web2", "worker"]]
 
 
 def test_waves_of_a_single_box():
