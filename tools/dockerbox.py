@@ -215,6 +215,15 @@ class Box:
             raise
         return box
 
+    @property
+    def host(self):
+        """The testinfra host of this box (its docker backend)."""
+        import testinfra  # the tests' dependency, not the demo's
+
+        if getattr(self, "_host", None) is None:
+            self._host = testinfra.get_host(f"docker://{self.name}")
+        return self._host
+
     @classmethod
     def get(cls, name: str) -> Box:
         return cls(client().containers.get(name))

@@ -16,6 +16,7 @@ and the firewall on the same box.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import re
 import socket
@@ -299,6 +300,28 @@ def test_rabbitmq_has_no_guest_and_the_app_user_only_its_vhost(box):
 
 
 # -- idempotence ----------------------------------------------------------------
+
+
+def test_every_service_is_enabled_and_running(box):
+    for unit in sorted(STACK_SERVICES | {"ssh.service", "ufw.service"}):
+        service = box.host.service(unit)
+        assert service.is_enabled and service.is_running, unit
+
+
+def test_only_nginx_and_ssh_listen_beyond_loopback(box):
+    public = {("tcp", port) for port in (22, 80, 443)}
+    loopback_only = {5432, 5672, 6379, 11211, 25672, 4369}
+    for spec in box.host.socket.get_listening_sockets():
+        if spec.startswith("unix://"):
+            continue
+        proto, address = spec.split("://")
+        host, _, port = address.rpartition(":")
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:  # 127.0.0.11: docker's DNS
+            continue
+        assert (proto, int(port)) in public, f"{spec} listens beyond loopback"
+        assert int(port) not in loopback_only
+    for port in (80, 443, 22):
+        assert box.host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
 def test_a_second_apply_of_the_stack_changes_nothing(box, idempotent):
