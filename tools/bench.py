@@ -1,0 +1,772 @@
+"""
+`make bench`: how fast the stack converges, re-applies, serves and deploys,
+each figure measured side by side in one run on the same image
+(webstack-salt:bookworm), printed as a table and written to
+bench/results.json and bench/results.md.
+
+  converge   the full single-box stack (salt/pillar/demo.sls) on a fresh box,
+             against the floor: in a sibling box started at the same time
+             from the same image, `apt-get update`, one `apt-get install` of
+             exactly the packages the converge added and `pip install` of the
+             app's requirements file into a virtualenv
+  re-apply   the same highstate again (zero changes), and with test=True;
+             where the time goes (Salt's start, render, the slowest states)
+  serving    wrk inside the box: the app through nginx (https, as served)
+             against the same app straight from gunicorn (a second gunicorn
+             of the live release, same command and workers, on a loopback TCP
+             port: wrk speaks no unix sockets, and a forwarder would tax the
+             direct path); static files from nginx
+  deploy     a new git ref applied while a paced wrk load runs through nginx:
+             failed requests, and when the new version is first served
+  fleet      tools/fleet.py's master and five minions converged through the
+             master, against the one box
+
+Every load is bounded in time (wrk -d, curl loops of a fixed count) and in
+count, and targets only the box itself (127.0.0.1). Boxes and the fleet are
+removed at the end (--keep leaves them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import datetime
+import json
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+import yaml
+
+from tools.dockerbox import MOUNT, REPO, SALT_IMAGE, Apply, Box, client
+
+sys.path.insert(0, str(REPO / "test" / "container"))
+import app_helpers  # noqa: E402  (the app tests' git helpers: a repository of example/ in the box)
+
+PREFIX = "webstack-bench"
+OUT = REPO / "bench"
+PHASES = ("converge", "reapply", "serving", "deploy", "fleet")
+DEMO = REPO / "salt/pillar/demo.sls"
+LUA = f"{MOUNT}/bench/wrk.lua"
+APT = (
+    "DEBIAN_FRONTEND=noninteractive apt-get -q -y "
+    "-o DPkg::Options::=--force-confold -o DPkg::Options::=--force-confdef"
+)
+PIP_ENV = {"PIP_ROOT_USER_ACTION": "ignore", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+# wrk: threads and connections of every unpaced run, and its per-thread cap.
+THREADS, CONNECTIONS, MAX_PER_THREAD = 2, 8, 200_000
+DIRECT_PORT = 8001
+GOALS = {"converge_ratio": 1.25, "reapply_s": 4.0, "serving_ratio": 0.9, "deploy_failed": 0}
+
+
+# -- small helpers -------------------------------------------------------------
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+class Clock:
+    """Progress lines (phase and duration) and the duration of each phase."""
+
+    def __init__(self):
+        self.phases: dict[str, float] = {}
+        self.t0 = time.monotonic()
+
+    @contextlib.contextmanager
+    def phase(self, label: str):
+        load = os.getloadavg()[0]
+        print(f"==> {label} (load {load:.1f})", flush=True)
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            took = time.monotonic() - t0
+            self.phases[label] = round(took, 1)
+            print(f"    done in {took:.1f} s", flush=True)
+
+    def say(self, line: str) -> None:
+        print(f"    {line}", flush=True)
+
+
+def timed(fn, *args, **kw):
+    t0 = time.monotonic()
+    out = fn(*args, **kw)
+    return out, time.monotonic() - t0
+
+
+def states_rows(result: Apply, n: int | None = 10) -> list[dict]:
+    """The `n` slowest states of a run (None: all): id, role (sls), function, seconds, changed."""
+    rows = [
+        {
+            "id": r.get("__id__"),
+            "sls": r.get("__sls__"),
+            # The key is state_|-id_|-name_|-function.
+            "fun": "{}.{}".format(key.split("_|-")[0], key.split("_|-")[-1]),
+            "s": round((r.get("duration") or 0) / 1000, 2),
+            "changed": bool(r.get("changes")),
+        }
+        for key, r in result.states.items()
+    ]
+    return sorted(rows, key=lambda r: -r["s"])[:n]
+
+
+def by_role(result: Apply) -> dict[str, float]:
+    """Seconds of state durations per role (the first part of the sls name)."""
+    out: dict[str, float] = {}
+    for r in result.states.values():
+        role = str(r.get("__sls__", "?")).split(".")[0]
+        out[role] = out.get(role, 0) + (r.get("duration") or 0) / 1000
+    return {k: round(v, 1) for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
+
+
+def states_seconds(result: Apply) -> float:
+    return round(sum((r.get("duration") or 0) for r in result.states.values()) / 1000, 1)
+
+
+def must(result: Apply, what: str) -> Apply:
+    if not result.ok:
+        raise BenchError(f"{what} failed:\n{result.explain()}")
+    return result
+
+
+def installed(box: Box) -> set[str]:
+    """The packages installed on `box` (dpkg's view)."""
+    out = box.exec("dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package}\\n'").stdout
+    return {line.split()[1] for line in out.splitlines() if line.startswith("ii ")}
+
+
+# -- wrk --------------------------------------------------------------------------
+
+
+def wrk_cmd(url: str, seconds: float, connections: int = CONNECTIONS, host: str | None = None) -> str:
+    args = ["wrk", "-t", str(THREADS), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s"]
+    args += ["-s", LUA] + (["-H", f"Host: {host}"] if host else []) + [url]
+    return shlex.join(args)
+
+
+def wrk_parse(text: str) -> dict:
+    m = re.search(r"^BENCH (\{.*\})$", text, re.M)
+    if not m:
+        raise BenchError(f"wrk said no BENCH line:\n{text[-2000:]}")
+    out = json.loads(m.group(1))
+    out["seconds"] = out["duration_us"] / 1e6
+    out["rps"] = round(out["ok"] / out["seconds"], 1) if out["seconds"] else 0.0
+    out["failed"] = (
+        out["http_errors"]
+        + out["redirects"]
+        + out["connect_errors"]
+        + out["read_errors"]
+        + out["write_errors"]
+        + out["timeouts"]
+    )
+    return out
+
+
+# The box's CPU time so far in microseconds: its cgroup's (v1 cpuacct, else v2 cpu.stat).
+BOX_CPU = (
+    "v1=$(sed -n 's/^[0-9]*:[a-z,]*cpuacct[a-z,]*://p' /proc/self/cgroup | head -1); "
+    'if [ -r "/sys/fs/cgroup/cpuacct$v1/cpuacct.usage" ]; then '
+    'echo CPU $(( $(cat "/sys/fs/cgroup/cpuacct$v1/cpuacct.usage") / 1000 )); '
+    "else v2=$(sed -n 's/^0:://p' /proc/self/cgroup); "
+    "echo CPU $(awk '/^usage_usec/ {print $2}' \"/sys/fs/cgroup$v2/cpu.stat\"); fi"
+)
+
+
+def wrk(box: Box, url: str, seconds: float, host: str | None = None) -> dict:
+    """
+    One wrk run, with the CPU time the box spent serving it: the box's CPU
+    time over the run less wrk's own (the shell's `times` of its children),
+    per successful request.
+    """
+    script = f"{BOX_CPU}; {wrk_cmd(url, seconds, host=host)}; times; {BOX_CPU}"
+    res = box.exec(["sh", "-c", script], env={"BENCH_MAX_REQUESTS": str(MAX_PER_THREAD)})
+    out = wrk_parse(res.stdout)
+    cpu = [int(v) for v in re.findall(r"^CPU (\d+)$", res.stdout, re.M)]
+    # `times`: the shell's user and system time, then its children's (wrk).
+    times = re.findall(r"^\d+m[\d.]+s \d+m[\d.]+s$", res.stdout, re.M)
+    children = re.findall(r"(\d+)m([\d.]+)s", times[-1]) if times else []
+    if len(cpu) == 2 and len(children) == 2 and out["ok"]:
+        client = sum(int(m) * 60 + float(sec) for m, sec in children)
+        out["server_cpu_ms"] = round(((cpu[1] - cpu[0]) / 1e6 - client) * 1000 / out["ok"], 3)
+    return out
+
+
+# -- the benchmark ----------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.clock = Clock()
+        self.results: dict = {"goals": GOALS}
+        self.stack: Box | None = None
+        self.floor: Box | None = None
+        self._ws: dict | None = None
+
+    @property
+    def ws(self) -> dict:
+        """The stack box's merged webstack settings (webstack.settings)."""
+        if self._ws is None:
+            out = self.stack.salt_call("--out=json", "webstack.settings", check=True).stdout
+            self._ws = json.loads(out)["local"]
+        return self._ws
+
+    @property
+    def domain(self) -> str:
+        return self.ws["project"]["domains"][0]
+
+    # boxes
+
+    def start_pair(self) -> None:
+        """A stack box and a floor box, started together from the same image."""
+
+        def start(role):
+            return Box.start(f"{PREFIX}-{role}", image=SALT_IMAGE, labels={"webstack": "bench"})
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            self.stack, self.floor = pool.map(start, ("stack", "floor"))
+        # Salt is in the image: this lays down the repo's minion config.
+        self.stack.install_salt()
+
+    def remove_boxes(self) -> None:
+        for box in (self.stack, self.floor):
+            if box:
+                box.remove()
+        self.stack = self.floor = None
+        self._ws = None
+
+    # phases
+
+    def converge(self) -> None:
+        """Stack and floor, pair after pair; the last stack box stays for the other phases."""
+        runs = []
+        for n in range(1, self.args.converge_runs + 1):
+            if n > 1:
+                self.remove_boxes()
+            runs.append(self.converge_pair(f"{n}/{self.args.converge_runs}"))
+        # The least disturbed run of each (this machine is shared): the fastest.
+        best = min(runs, key=lambda r: r["stack_s"])
+        floor = min(runs, key=lambda r: r["floor_s"])
+        self.results["converge"] = dict(
+            best,
+            floor_s=floor["floor_s"],
+            floor=floor["floor"],
+            ratio=round(best["stack_s"] / floor["floor_s"], 2),
+            runs=[{k: r[k] for k in ("stack_s", "floor_s", "ratio", "floor", "load")} for r in runs],
+        )
+
+    def converge_pair(self, label: str) -> dict:
+        c = self.clock
+        with c.phase(f"boxes {label}: stack and floor from {SALT_IMAGE}"):
+            self.start_pair()
+            image_pkgs = installed(self.floor)
+            image_manual = set(self.floor.exec("apt-mark showmanual").stdout.split())
+        load = os.getloadavg()[0]
+        with c.phase(f"converge {label}: the full single-box stack (demo pillar)"):
+            first = must(self.stack.apply(), "the converge")
+            c.say(first.summary())
+            for row in states_rows(first, 5):
+                c.say(f"{row['s']:6.1f} s  {row['id']}")
+        # What the converge installed: the floor installs exactly that.
+        stack_pkgs = installed(self.stack)
+        added = sorted(stack_pkgs - image_pkgs)
+        asked = sorted(set(self.stack.exec("apt-mark showmanual").stdout.split()) - image_manual)
+        app, root = self.ws["app"], self.ws["project"]["root"]
+        reqs = self.stack.exec(["cat", f"{root}/current/{app['requirements']}"]).stdout
+        # The stack's services (RabbitMQ, Celery, ...) frozen meanwhile: the floor runs alone.
+        self.stack.container.pause()
+        try:
+            with c.phase(f"floor {label}: apt-get update, install of {len(added)} packages, pip"):
+                floor = self.floor_run(added, app["python"], reqs)
+                c.say(
+                    f"apt-get update {floor['apt_update_s']:.1f} s, install {floor['apt_install_s']:.1f} s, "
+                    f"venv + pip {floor['pip_s']:.1f} s"
+                )
+        finally:
+            self.stack.container.unpause()
+        floor_pkgs = installed(self.floor)
+        self.floor.remove()
+        self.floor = None
+        return {
+            "stack_s": round(first.wall, 1),
+            "floor_s": floor["total_s"],
+            "ratio": round(first.wall / floor["total_s"], 2),
+            "floor": floor,
+            "load": round(load, 1),
+            "states": len(first.states),
+            "states_s": states_seconds(first),
+            "packages_asked": asked,
+            "packages_added": len(added),
+            "package_sets_equal": floor_pkgs == stack_pkgs,
+            "package_set_difference": sorted(floor_pkgs ^ stack_pkgs),
+            "by_role_s": by_role(first),
+            "slowest": states_rows(first),
+            "all_states": states_rows(first, None),
+        }
+
+    def floor_run(self, packages: list[str], python: str, requirements: str) -> dict:
+        box, floor = self.floor, "/root/floor"
+        box.put_file(f"{floor}/requirements.txt", requirements)
+        _, update = timed(box.exec, f"{APT} update")
+        _, install = timed(box.exec, f"{APT} install --no-install-recommends " + shlex.join(packages))
+        _, pip = timed(
+            box.exec,
+            f"{python} -m venv {floor}/venv && "
+            f"{floor}/venv/bin/pip install -q --requirement {floor}/requirements.txt",
+            env=PIP_ENV,
+        )
+        return {
+            "apt_update_s": round(update, 1),
+            "apt_install_s": round(install, 1),
+            "pip_s": round(pip, 1),
+            "total_s": round(update + install + pip, 1),
+        }
+
+    def reapply(self) -> None:
+        c, box = self.clock, self.stack
+        runs = []
+        with c.phase(f"re-apply: the same highstate {self.args.reapply_runs} times (zero changes)"):
+            for _ in range(self.args.reapply_runs):
+                run = box.apply()
+                if not run.ok or run.changed:
+                    raise BenchError("the re-apply changed things:\n" + run.explain())
+                runs.append(run)
+                c.say(f"{run.wall:.1f} s, {run.summary()}")
+        with c.phase("test=True on the converged box"):
+            dry = box.apply(test=True)
+            if not dry.ok or dry.pending or dry.changed:
+                raise BenchError("test=True predicts changes:\n" + dry.explain())
+            c.say(f"{dry.wall:.1f} s")
+        with c.phase("where a re-apply's time goes: salt-call start, render"):
+            ping = min(timed(box.salt_call, "test.ping", check=True)[1] for _ in range(2))
+            render = min(
+                timed(box.salt_call, "--out=quiet", "state.show_lowstate", check=True)[1] for _ in range(2)
+            )
+            c.say(f"salt-call test.ping {ping:.1f} s, state.show_lowstate {render:.1f} s")
+        median = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+        states_s = states_seconds(median)
+        self.results["reapply"] = {
+            "runs_s": [round(r.wall, 2) for r in runs],
+            "median_s": round(median.wall, 2),
+            "test_true_s": round(dry.wall, 2),
+            "salt_call_start_s": round(ping, 2),
+            "render_s": round(render - ping, 2),
+            "states_s": states_s,
+            "states": len(median.states),
+            "by_role_s": by_role(median),
+            "slowest": states_rows(median),
+            "all_states": states_rows(median, None),
+        }
+
+    # serving
+
+    def start_direct_gunicorn(self) -> None:
+        """A second gunicorn of the live release on 127.0.0.1:DIRECT_PORT as supervisor runs it."""
+        box, p = self.stack, self.ws["project"]
+        conf = f"{self.ws['supervisor']['conf_dir']}/{p['name']}-gunicorn.conf"
+        conf = box.exec(["cat", conf]).stdout
+        command = re.search(r"^command=(.*)$", conf, re.M).group(1)
+        bind = re.search(r"--bind unix:\S+ --umask 000", command)
+        if not bind:
+            raise BenchError(f"unexpected gunicorn command: {command}")
+        command = command.replace(bind.group(0), f"--bind 127.0.0.1:{DIRECT_PORT}")
+        script = (
+            f"mkdir -p /run/bench-direct && chown {p['user']} /run/bench-direct && cd {p['root']} && "
+            f"HOME={p['root']} XDG_RUNTIME_DIR=/run/bench-direct setsid nohup runuser -u {p['user']} -- "
+            f"{command} > /tmp/bench-direct.log 2>&1 & echo $! > /tmp/bench-direct.pid"
+        )
+        box.exec(["sh", "-c", script])
+        probe = (
+            f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {self.domain}' "
+            f"http://127.0.0.1:{DIRECT_PORT}/version/"
+        )
+        deadline = time.monotonic() + 60
+        while box.exec(probe, check=False).stdout.strip() != "200":
+            if time.monotonic() > deadline:
+                log = box.exec("cat /tmp/bench-direct.log", check=False).stdout
+                raise BenchError(f"the direct gunicorn did not answer:\n{log[-2000:]}")
+            time.sleep(0.3)
+
+    def stop_direct_gunicorn(self) -> None:
+        # The session leader's process group: runuser and the gunicorn it started.
+        self.stack.exec("kill -TERM -- -$(cat /tmp/bench-direct.pid)", check=False)
+
+    def serving(self) -> None:
+        c, box, domain = self.clock, self.stack, self.domain
+        secs = self.args.wrk_seconds
+        with c.phase("serving: wrk and curl in the box, a second gunicorn on loopback TCP"):
+            box.exec(f"{APT} install --no-install-recommends wrk curl")
+            box.exec(f"grep -q ' {domain}$' /etc/hosts || echo '127.0.0.1 {domain}' >> /etc/hosts")
+            self.start_direct_gunicorn()
+            page = box.exec(["curl", "-sk", f"https://{domain}/"]).stdout
+            css = re.search(r'href="(/static/[^"]+\.css)"', page)
+            if not css:
+                raise BenchError("the app's page links no stylesheet")
+        paths = {"nginx": f"https://{domain}", "gunicorn": f"http://127.0.0.1:{DIRECT_PORT}"}
+        out: dict = {"wrk": {"threads": THREADS, "connections": CONNECTIONS, "seconds": secs}}
+        try:
+            for endpoint in ("/", "/version/"):
+                with c.phase(f"serving {endpoint}: nginx vs gunicorn, {self.args.rounds} rounds of {secs} s"):
+                    for base in paths.values():  # warm-up, not counted
+                        wrk(box, base + endpoint, 2, host=domain)
+                    rounds: dict[str, list] = {name: [] for name in paths}
+                    for _ in range(self.args.rounds):
+                        for name, base in paths.items():
+                            r = wrk(box, base + endpoint, secs, host=domain)
+                            if r["failed"]:
+                                raise BenchError(f"{name} {endpoint}: {r['failed']} failed requests: {r}")
+                            rounds[name].append(r)
+                    row = {n: round(statistics.median(r["rps"] for r in rs), 1) for n, rs in rounds.items()}
+                    # Each round's two runs are back to back: their ratio is the least disturbed
+                    # by what else runs on the machine; the median over the rounds.
+                    row["ratio"] = round(
+                        statistics.median(
+                            g["rps"] and n["rps"] / g["rps"]
+                            for n, g in zip(rounds["nginx"], rounds["gunicorn"], strict=True)
+                        ),
+                        2,
+                    )
+                    row["p50_ms"] = {n: rs[-1]["latency_ms"]["p50"] for n, rs in rounds.items()}
+                    row["cpu_ms_per_request"] = {
+                        n: statistics.median(r["server_cpu_ms"] for r in rs)
+                        for n, rs in rounds.items()
+                        if all("server_cpu_ms" in r for r in rs)
+                    }
+                    row["rounds_rps"] = {n: [r["rps"] for r in rs] for n, rs in rounds.items()}
+                    out[endpoint] = row
+                    c.say(f"nginx {row['nginx']} req/s, gunicorn {row['gunicorn']} req/s: {row['ratio']}")
+            with c.phase(f"serving: a static file from nginx ({secs} s)"):
+                wrk(box, paths["nginx"] + css.group(1), 2)
+                r = wrk(box, paths["nginx"] + css.group(1), secs)
+                out["static"] = {"rps": r["rps"], "p50_ms": r["latency_ms"]["p50"], "path": css.group(1)}
+                out["static"]["cpu_ms_per_request"] = r.get("server_cpu_ms")
+                c.say(f"{r['rps']} req/s")
+        finally:
+            self.stop_direct_gunicorn()
+        self.results["serving"] = out
+
+    # deploy
+
+    def deploy(self) -> None:
+        c, box, domain = self.clock, self.stack, self.domain
+        pillar = yaml.safe_load(DEMO.read_text())
+        pillar["webstack"]["app"]["source"] = {"git": app_helpers.REPO, "ref": "main", "path": None}
+        with c.phase("deploy: the app from a git repository in the box (ref main), no load"):
+            app_helpers.make_repo(box)
+            first = must(box.apply(pillar), "the switch to the git source")
+            c.say(f"{first.wall:.1f} s")
+            app_helpers.commit(box, "release-2", {"demo/version.py": 'VERSION = "2"\n'}, "release 2")
+            pillar["webstack"]["app"]["source"]["ref"] = "release-2"
+        conns, pause, cap = 4, self.args.deploy_pause_ms, 600
+        with c.phase(f"deploy: ref release-2 under load (wrk: {conns} connections, {pause} ms pauses)"):
+            load = (
+                f"BENCH_PAUSE_MS={pause} BENCH_MAX_REQUESTS={MAX_PER_THREAD} setsid nohup "
+                f"{wrk_cmd(f'https://{domain}/version/', cap, connections=conns)} "
+                "> /tmp/bench-wrk.out 2>&1 & echo $! > /tmp/bench-wrk.pid"
+            )
+            # The version served through nginx, every 50 ms at most (curl, a fixed count).
+            poll = (
+                "rm -f /tmp/bench-poll.stop; i=0; "
+                f"while [ $i -lt {cap * 20} ] && [ ! -e /tmp/bench-poll.stop ]; do i=$((i+1)); "
+                f"t=$(date +%s.%N); v=$(curl -sk -m 5 -o - -w ' %{{http_code}}' https://{domain}/version/); "
+                'echo "$t $v"; sleep 0.05; done > /tmp/bench-poll.out 2>&1'
+            )
+            box.exec(["sh", "-c", load])
+            box.exec(["sh", "-c", f"setsid nohup sh -c {shlex.quote(poll)} >/dev/null 2>&1 &"])
+            time.sleep(2)
+            t_start = time.time()
+            result = box.apply(pillar)
+            t_end = time.time()
+            time.sleep(2)
+            box.exec("touch /tmp/bench-poll.stop; kill -INT $(cat /tmp/bench-wrk.pid)")
+            deadline = time.monotonic() + 30
+            while "BENCH " not in (text := box.exec("cat /tmp/bench-wrk.out").stdout):
+                if time.monotonic() > deadline:
+                    raise BenchError(f"wrk did not report:\n{text[-2000:]}")
+                time.sleep(0.3)
+            must(result, "the deploy under load")
+            load_out = wrk_parse(text)
+            polls = self.parse_polls(box.exec("cat /tmp/bench-poll.out").stdout)
+        first_v2 = next((t for t, code, v in polls if code == 200 and v == "2"), None)
+        poll_failed = sum(1 for _, code, _ in polls if code != 200)
+        release = result.by_id["app-release-is-live"]
+        out = {
+            "apply_s": round(result.wall, 1),
+            "release_state_s": round((release.get("duration") or 0) / 1000, 1),
+            "new_version_served_after_s": round(first_v2 - t_start, 1) if first_v2 else None,
+            "apply_returned_after_s": round(t_end - t_start, 1),
+            "requests": load_out["requests"],
+            "failed": load_out["failed"] + poll_failed,
+            "wrk": {k: load_out[k] for k in ("requests", "ok", "failed", "versions", "rps", "latency_ms")},
+            "polls": len(polls),
+            "poll_failed": poll_failed,
+            "release_changes": release.get("changes"),
+        }
+        c.say(
+            f"{out['failed']} failed of {out['requests'] + len(polls)}; apply {out['apply_s']} s, "
+            f"version 2 served after {out['new_version_served_after_s']} s"
+        )
+        self.results["deploy"] = out
+
+    @staticmethod
+    def parse_polls(text: str) -> list[tuple]:
+        rows = []
+        for line in text.splitlines():
+            parts = line.split(" ", 1)
+            if len(parts) != 2:
+                continue
+            body, _, code = parts[1].rpartition(" ")
+            m = re.search(r'"version"\s*:\s*"([^"]*)"', body)
+            rows.append((float(parts[0]), int(code) if code.isdigit() else 0, m.group(1) if m else None))
+        return rows
+
+    # fleet
+
+    def fleet(self) -> None:
+        from tools.fleet import Fleet  # the fleet helper's API, imported when this phase runs
+
+        c = self.clock
+        if self.stack and not self.args.keep:
+            # The single box's services would take CPU from the fleet.
+            self.stack.remove()
+            self.stack = None
+        fleet = Fleet(prefix=f"{PREFIX}-fleet")
+        fleet.down()
+        try:
+            with c.phase(f"fleet: master and {len(fleet.minions)} minions up, keys placed, mine filled"):
+                _, up_s = timed(fleet.up)
+            t0 = time.monotonic()
+            with c.phase("fleet: first converge through the master (in waves)"):
+                results = fleet.converge(log=lambda line: print("    " + line, flush=True), first=True)
+            converge_s = time.monotonic() - t0
+            failed = sorted(m for m, r in results.items() if not r.ok)
+            if failed or len(results) < len(fleet.minions):
+                raise BenchError(f"the fleet converge failed on {', '.join(failed) or 'missing minions'}")
+            with c.phase("fleet: re-apply everywhere (one salt '*' state.apply)"):
+                t0 = time.monotonic()
+                again = fleet.apply()
+                reapply_s = time.monotonic() - t0
+            changed = {m: r.changed for m, r in again.items() if r.changed or not r.ok}
+            one_box = self.results.get("converge", {}).get("stack_s")
+            self.results["fleet"] = {
+                "minions": len(fleet.minions),
+                "up_s": round(up_s, 1),
+                "converge_s": round(converge_s, 1),
+                "per_minion_s": {m: round(r.wall, 1) for m, r in results.items()},
+                "one_box_s": one_box,
+                "ratio_to_one_box": round(converge_s / one_box, 2) if one_box else None,
+                "reapply_s": round(reapply_s, 1),
+                "reapply_changed": changed,
+            }
+        finally:
+            if not self.args.keep:
+                fleet.down()
+
+    # output
+
+    def run(self) -> int:
+        args = self.args
+        self.results["meta"] = meta()
+        failed = None
+        try:
+            for name in PHASES:
+                if name not in args.phases:
+                    continue
+                if name != "fleet" and name != "converge" and self.stack is None:
+                    self.stack = Box.get(f"{PREFIX}-stack")  # --phases without converge: the kept box
+                getattr(self, name)()
+        except Exception as exc:  # noqa: BLE001 - reported; the results so far are written
+            failed = f"{type(exc).__name__}: {exc}"
+            print(f"==> FAILED: {failed}", flush=True)
+        finally:
+            if not args.keep:
+                self.remove_boxes()
+        self.results["meta"]["phases_s"] = self.clock.phases
+        self.results["meta"]["total_s"] = round(time.monotonic() - self.clock.t0, 1)
+        self.results["meta"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
+        self.results["meta"]["failed"] = failed
+        md = markdown(self.results)
+        OUT.mkdir(exist_ok=True)
+        (OUT / "results.json").write_text(json.dumps(self.results, indent=2) + "\n")
+        (OUT / "results.md").write_text(md)
+        print()
+        print(md)
+        print(f"written: {OUT / 'results.json'}, {OUT / 'results.md'}")
+        return 1 if failed else 0
+
+
+def meta() -> dict:
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    info = client().info()
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        # Local changes besides this run's results.
+        "dirty": any(
+            "bench/results." not in line
+            for line in git("status", "--porcelain", "--untracked-files=all").splitlines()
+        ),
+        "image": SALT_IMAGE,
+        "cpus": os.cpu_count(),
+        "memory_gib": round(info.get("MemTotal", 0) / 2**30, 1),
+        "load_start": [round(x, 2) for x in os.getloadavg()],
+        "containers_running": info.get("ContainersRunning"),
+    }
+
+
+# -- the table ----------------------------------------------------------------------
+
+
+def markdown(r: dict) -> str:
+    m, g = r["meta"], r["goals"]
+    lines = [
+        "# make bench",
+        "",
+        f"{m['date']}, commit {m['commit']}{' (+ local changes)' if m.get('dirty') else ''}, "
+        f"{m['cpus']} cores, {m['memory_gib']} GiB, image {m['image']}; load average "
+        f"{m['load_start'][0]:.1f} at the start, {m.get('load_end', [0])[0]:.1f} at the end "
+        f"({m['containers_running']} other containers running). Total {m.get('total_s', 0):.0f} s.",
+        "",
+        "| figure | measured | goal |",
+        "|---|---:|---|",
+    ]
+
+    def row(name, value, goal=""):
+        lines.append(f"| {name} | {value} | {goal} |")
+
+    def mark(ok):
+        return "met" if ok else "**missed**"
+
+    cv = r.get("converge")
+    if cv:
+        fl = cv["floor"]
+        n = len(cv.get("runs", [])) or 1
+        best = f", best of {n}" if n > 1 else ""
+        row(f"converge: full single-box stack ({cv['states']} states{best})", f"{cv['stack_s']:.1f} s")
+        row(
+            f"converge floor: apt-get update + install ({cv['packages_added']} packages) + pip{best}",
+            f"{cv['floor_s']:.1f} s ({fl['apt_update_s']:.0f} + {fl['apt_install_s']:.0f} "
+            f"+ {fl['pip_s']:.0f})",
+        )
+        row(
+            "converge / floor",
+            f"{cv['ratio']:.2f}",
+            f"≤ {g['converge_ratio']}: {mark(cv['ratio'] <= g['converge_ratio'])}",
+        )
+    ra = r.get("reapply")
+    if ra:
+        row(
+            f"re-apply, no change (median of {len(ra['runs_s'])})",
+            f"{ra['median_s']:.2f} s",
+            f"≤ {g['reapply_s']:g} s: {mark(ra['median_s'] <= g['reapply_s'])}",
+        )
+        row(
+            "re-apply: salt-call start / render / states",
+            f"{ra['salt_call_start_s']:.1f} / {ra['render_s']:.1f} / {ra['states_s']:.1f} s",
+        )
+        row("test=True on the converged box", f"{ra['test_true_s']:.1f} s")
+    sv = r.get("serving")
+    if sv:
+        for ep in ("/", "/version/"):
+            if ep in sv:
+                e = sv[ep]
+                cpu = e.get("cpu_ms_per_request", {})
+                for name, label in (
+                    ("nginx", "through nginx (https)"),
+                    ("gunicorn", "straight from gunicorn"),
+                ):
+                    note = f" ({cpu[name]:.2f} ms CPU each)" if name in cpu else ""
+                    row(f"app `{ep}` {label}", f"{e[name]:.0f} req/s{note}")
+                row(
+                    f"app `{ep}` nginx / gunicorn",
+                    f"{e['ratio']:.2f}",
+                    f"≥ {g['serving_ratio']}: {mark(e['ratio'] >= g['serving_ratio'])}",
+                )
+        if "static" in sv:
+            st = sv["static"]
+            note = f" ({st['cpu_ms_per_request']:.3f} ms CPU each)" if st.get("cpu_ms_per_request") else ""
+            row("static file through nginx (https)", f"{st['rps']:.0f} req/s{note}")
+    dp = r.get("deploy")
+    if dp:
+        row(
+            "deploy under load: failed requests",
+            f"{dp['failed']} of {dp['requests'] + dp['polls']}",
+            f"{g['deploy_failed']}: {mark(dp['failed'] <= g['deploy_failed'])}",
+        )
+        row(
+            "deploy: apply of the new ref / new version served after",
+            f"{dp['apply_s']:.1f} s / {dp['new_version_served_after_s']} s",
+        )
+    fl = r.get("fleet")
+    if fl:
+        row(f"fleet: {fl['minions']} minions converged through the master", f"{fl['converge_s']:.1f} s")
+        if fl.get("one_box_s"):
+            row("fleet / one box", f"{fl['ratio_to_one_box']:.2f}")
+        row("fleet: re-apply everywhere, no change", f"{fl['reapply_s']:.1f} s")
+    if cv:
+        same = "yes" if cv["package_sets_equal"] else "no: " + ", ".join(cv["package_set_difference"])
+        lines += [
+            "",
+            f"The floor installs the {cv['packages_added']} packages the converge added (the states "
+            f"asked for {len(cv['packages_asked'])}: {', '.join(cv['packages_asked'])}) in one "
+            "`apt-get install`; "
+            f"both boxes then hold the same packages: {same}.",
+        ]
+    if m.get("failed"):
+        lines += ["", f"**The run failed**: {m['failed']}"]
+
+    for key, title in (("converge", "Converge"), ("reapply", "Re-apply")):
+        part = r.get(key)
+        if not part:
+            continue
+        lines += ["", f"## {title}: the 10 slowest states", "", "| s | state | function |", "|---:|---|---|"]
+        lines += [f"| {s['s']:.2f} | {s['id']} | {s['fun']} |" for s in part["slowest"]]
+        roles = ", ".join(f"{k} {v:.1f}" for k, v in part["by_role_s"].items())
+        lines += ["", f"Seconds of state durations per role: {roles}."]
+    if cv and len(cv.get("runs", [])) > 1:
+        lines += ["", "## Converge: each pair (stack, floor) in order", ""]
+        lines += [
+            f"- {x['stack_s']:.1f} s / {x['floor_s']:.1f} s = {x['ratio']:.2f} (load {x['load']:.1f})"
+            for x in cv["runs"]
+        ]
+    if fl:
+        lines += ["", "## Fleet: each minion's converge", ""]
+        lines += [f"- {k}: {v:.1f} s" for k, v in fl["per_minion_s"].items()]
+    lines += ["", "## Phases", ""]
+    lines += [f"- {k}: {v:.1f} s" for k, v in m.get("phases_s", {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated, in this order: {','.join(PHASES)} (later ones reuse a --keep box)",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the boxes and the fleet running")
+    parser.add_argument("--converge-runs", type=int, default=2, help="stack and floor pairs; the best counts")
+    parser.add_argument("--reapply-runs", type=int, default=5)
+    parser.add_argument("--wrk-seconds", type=float, default=4, help="each serving run")
+    parser.add_argument("--rounds", type=int, default=5, help="serving runs per path, alternated")
+    parser.add_argument("--deploy-pause-ms", type=int, default=20, help="each deploy load connection's pause")
+    args = parser.parse_args()
+    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(args.phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    return Bench(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
