@@ -358,6 +358,12 @@ def _role_services(ws):
     services' settings (their ``port``, ``enabled`` and ``clients``).
     """
     pg, mq, cache = (ws.get(k) or {} for k in ("postgresql", "rabbitmq", "cache"))
+
+    def web(section):
+        # https only where TLS is served: no open port without a listener.
+        tls = ((ws.get(section) or {}).get("tls") or {}).get("enabled")
+        return [("http", 80, []), *([("https", 443, [])] if tls else [])]
+
     caches = [
         (name, int(conf.get("port") or default), cache.get("clients") or [])
         for name, default in CACHE_PORTS.items()
@@ -365,8 +371,8 @@ def _role_services(ws):
         if conf.get("enabled")
     ]
     return {
-        "balancer": [("http", 80, []), ("https", 443, [])],
-        "web": [("http", 80, []), ("https", 443, [])],
+        "balancer": web("balancer"),
+        "web": web("nginx"),
         "db": [("postgresql", int(pg.get("port") or 5432), pg.get("clients") or [])],
         "queue": [("rabbitmq", int(mq.get("port") or 5672), mq.get("clients") or [])],
         "cache": caches,

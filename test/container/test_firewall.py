@@ -81,17 +81,16 @@ def test_ufw_drops_what_the_roles_do_not_allow(fleet, idempotent):
     assert rules_changes(first)["added"] == [
         "allow 22/tcp comment 'webstack: ssh'",
         "allow 80/tcp comment 'webstack: http'",
-        "allow 443/tcp comment 'webstack: https'",
         f"allow from {peer.ip()} to any port 8082 proto tcp comment 'webstack: from the peer only'",
         "allow 8083/tcp comment 'webstack: to be removed'",
     ]
     # not allowed: dropped, not refused
     assert probe(peer, ip, 8081) == "timeout"
     assert probe(peer, ip, 5432) == "timeout"
-    # allowed: ssh and http answer; https has no listener, so it is refused
+    # allowed: ssh and http answer; https is not served (nginx without TLS): dropped
     assert probe(peer, ip, 22) == "open"
     assert probe(peer, ip, 80) == "open"
-    assert probe(peer, ip, 443) == "refused"
+    assert probe(peer, ip, 443) == "timeout"
     # allowed from one peer only
     assert probe(peer, ip, 8082) == "open"
     assert probe(other, ip, 8082) == "timeout"

@@ -155,6 +155,23 @@ def test_data_ports_answer_app_hosts_not_the_balancer(fleet, port):
     assert probe(fleet.box("balancer"), "db", port) == "timeout"
 
 
+def test_each_host_listens_beyond_loopback_only_on_the_ports_its_firewall_opens(fleet):
+    # The firewall's plan (ufw.rules_for) against what really listens: a
+    # service bound wider than its role says would be one ufw rule from open.
+    seen = {}
+    for minion in fleet.minions:
+        rules = fleet.salt(minion, "ufw.rules_for")[minion]
+        declared = set()
+        for rule in rules:
+            first, _, last = str(rule["port"]).partition(":")
+            declared.update(range(int(first), int(last or first) + 1))
+        sockets = [line.split()[3] for line in fleet.box(minion).exec(["ss", "-Hltn"]).stdout.splitlines()]
+        wide = {int(s.rpartition(":")[2]) for s in sockets if not s.startswith(("127.", "[::1]"))}
+        seen[minion] = (sorted(wide), sorted(declared))
+    assert all(wide == declared for wide, declared in seen.values()), seen
+    assert seen["db"][0] == [22, 5432, 5672, 6379, 11211] and seen["worker"][0] == [22], seen
+
+
 def test_task_queued_on_web1_runs_on_the_worker(fleet):
     web1 = fleet.box("web1")
     post = f"curl -sf -X POST -d n=12 -H 'Host: {DOMAIN}' http://127.0.0.1/tasks/"

@@ -131,6 +131,10 @@ def test_rabbitmq_files(rendered, template):
     assert "NODENAME=rabbit@localhost" in env
     user = args(high["rabbitmq"], "rabbitmq-app-user-has-its-vhost-only")
     assert user["perms"] == [{"shop": [".*", ".*", ".*"]}]
+    # The password goes through rabbitmqctl's stdin (rabbitmq_password), never its argv.
+    assert "password" not in user
+    password = args(high["rabbitmq"], "rabbitmq-app-user-logs-in-with-its-password")["password"]
+    assert password == PILLAR["webstack"]["rabbitmq"]["password"]
 
 
 def test_cache_files(rendered, template):

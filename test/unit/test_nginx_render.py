@@ -104,6 +104,23 @@ def test_self_signed_tls(nginx_sls):
     assert "tls/selfsigned.key" not in a["absent"] and "tls/site.key" in a["absent"]
 
 
+def test_security_headers_everywhere_unless_the_app_sends_its_own(nginx_sls):
+    headers = {"Referrer-Policy": None, "Content-Security-Policy": "frame-ancestors 'none'"}
+    files, _ = config(nginx_sls(site_pillar(security_headers=headers)))
+    site = files["sites-available/webstack-site.conf"]
+    # The app's header when it sends one (the map's default: none of ours).
+    assert (
+        "map $upstream_http_content_security_policy $webstack_content_security_policy {\n"
+        '    "" "frame-ancestors \'none\'";\n    default "";\n}'
+    ) in site
+    assert 'map $upstream_http_x_frame_options $webstack_x_frame_options {\n    "" "DENY";' in site
+    # Server, /static/ and /media/ (which sets nosniff itself, so not twice).
+    assert site.count("add_header X-Frame-Options $webstack_x_frame_options always;") == 3
+    assert site.count("add_header Content-Security-Policy $webstack_content_security_policy always;") == 3
+    assert site.count("add_header X-Content-Type-Options $webstack_x_content_type_options always;") == 2
+    assert "Referrer-Policy" not in site  # dropped by the pillar
+
+
 def test_pillar_certificate_with_chain_staples_ocsp(nginx_sls):
     high = nginx_sls(site_pillar(tls={"enabled": True, "certificate": CERT, "key": KEY, "chain": CHAIN}))
     files, a = config(high)
@@ -173,6 +190,14 @@ def test_example_and_demo_pillars_are_valid(validate):
         ({"tls": {"ciphers": ["AES128 ; evil"]}}, "webstack:nginx:tls:ciphers:0:"),
         ({"trusted_proxies": ["a.b.c.d"]}, "webstack:nginx:trusted_proxies:0: 'a.b.c.d' is not an IP"),
         ({"tls": {"hsts": 1}}, "webstack:nginx:tls:hsts: unknown key"),
+        # A value that would break out of its quotes into nginx's config.
+        (
+            {"security_headers": {"X-Frame-Options": 'DENY"; return 200 "x'}},
+            "webstack:nginx:security_headers:",
+        ),
+        ({"security_headers": {"X-Frame-Options": "DENY\n"}}, "webstack:nginx:security_headers:"),
+        ({"security_headers": {"X-Frame-Options": "$host"}}, "webstack:nginx:security_headers:"),
+        ({"security_headers": {"X Frame": "DENY"}}, "webstack:nginx:security_headers:"),
     ],
 )
 def test_bad_nginx_pillars_name_the_key(validate, nginx, message):

@@ -267,7 +267,15 @@ def test_ssh_access_checks(ufw):
 
 
 def settings(roles, **sections):
-    return {"roles": roles, "postgresql": {"port": 5432}, "rabbitmq": {}, **sections}
+    tls = {"tls": {"enabled": True}}
+    return {
+        "roles": roles,
+        "postgresql": {"port": 5432},
+        "rabbitmq": {},
+        "nginx": tls,
+        "balancer": tls,
+        **sections,
+    }
 
 
 def brief(rules):
@@ -281,6 +289,15 @@ def test_single_box_opens_ssh_and_web_only(ufw):
         ("22", "tcp", "any", "webstack: ssh"),
         ("80", "tcp", "any", "webstack: http"),
         ("443", "tcp", "any", "webstack: https"),
+    ]
+
+
+@pytest.mark.parametrize("roles, section", [(["web"], "nginx"), (["balancer"], "balancer")])
+def test_https_is_opened_only_where_tls_is_served(ufw, roles, section):
+    ws = settings(roles, **{section: {"tls": {"enabled": False}}})
+    assert brief(ufw["rules_for"](ws, peers={}, salt_master=False)) == [
+        ("22", "tcp", "any", "webstack: ssh"),
+        ("80", "tcp", "any", "webstack: http"),
     ]
 
 

@@ -7,6 +7,26 @@
 {%-   do pkgs.extend(ws[state].packages) %}
 {%- endfor %}
 
+{#- A run cut off while apt was at work (a lost session, a reboot, kill -9)
+    leaves dpkg with packages unpacked but not set up, or half installed:
+    apt then refuses to install anything, or worse, a package counts as
+    installed whose set-up (its users, its cluster) never ran. Finish that
+    first, before any state of any role installs a package. #}
+base-interrupted-package-installs-are-finished:
+  cmd.run:
+    - name: >-
+        dpkg --force-confold --force-confdef --configure -a &&
+        apt-get -q -y -o DPkg::Lock::Timeout=300 -o DPkg::Options::=--force-confold
+        -o DPkg::Options::=--force-confdef install --fix-broken
+    - env:
+        DEBIAN_FRONTEND: noninteractive
+    # dpkg's journal is not empty, or a package is neither installed, gone
+    # nor just its config files (unpacked, half-configured, half-installed,
+    # awaiting triggers, reinstall required).
+    - onlyif: >-
+        ls -A /var/lib/dpkg/updates | grep -q . ||
+        dpkg-query -W -f '${db:Status-Abbrev}\n' | grep -qv '^.[icn] $'
+
 base-packages-are-installed:
   pkg.installed:
     - pkgs: {{ pkgs | unique | list | tojson }}
@@ -14,3 +34,5 @@ base-packages-are-installed:
     - refresh: true
     # What we need is listed: a smaller box, a faster first run.
     - install_recommends: false
+    - require:
+      - cmd: base-interrupted-package-installs-are-finished

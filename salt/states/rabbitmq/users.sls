@@ -22,14 +22,23 @@ rabbitmq-app-vhost-exists:
     - require:
       - service: rabbitmq-server-is-running
 
+{#- No password here: Salt's rabbitmq_user puts it on rabbitmqctl's command
+    line (ps, the journal) on every run. The next state sets it through
+    rabbitmqctl's standard input. #}
 rabbitmq-app-user-has-its-vhost-only:
   rabbitmq_user.present:
     - name: {{ mq.user|tojson }}
-    - password: {{ mq.password|tojson }}
     - perms:
       - {{ mq.vhost|tojson }}: [".*", ".*", ".*"]
     - require:
       - rabbitmq_vhost: rabbitmq-app-vhost-exists
+
+rabbitmq-app-user-logs-in-with-its-password:
+  rabbitmq_password.managed:
+    - name: {{ mq.user|tojson }}
+    - password: {{ mq.password|tojson }}
+    - require:
+      - rabbitmq_user: rabbitmq-app-user-has-its-vhost-only
 
 {#- The package's default user (guest/guest, administrator). #}
 rabbitmq-guest-user-is-removed:
