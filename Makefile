@@ -24,8 +24,9 @@ fleet: setup
 bench: setup
 	@$(PY) -m tools.bench
 
+# The fast layers first: a broken render fails in seconds, not after the containers.
 test: setup
-	$(PYTEST)
+	$(PYTEST) test/unit test/render test/container
 
 # Unit and render tests only: seconds, no Docker.
 test-fast:

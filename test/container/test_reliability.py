@@ -28,21 +28,17 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import re
-import socket
-import ssl
 import threading
 import time
-import urllib.parse
 import uuid
 
 import pytest
 from app_helpers import make_repo, pid, status
 from conftest import load_pillar, with_settings
 from figures import report
+from site_client import CERTIFICATE, DOMAIN, fetch, pin
 
 NAME = "demo"
-DOMAIN = "demo.webstack.test"
-CERTIFICATE = "/etc/nginx/tls/selfsigned.crt"
 PROGRAMS = [f"{NAME}-gunicorn", f"{NAME}-celery", f"{NAME}-celerybeat"]
 # Seconds after a restart command returned in which a request may still fail.
 GRACE = 1.0
@@ -51,33 +47,6 @@ ALIVE = ("active", "activating", "deactivating")
 
 
 # -- requests from the test host, through nginx ------------------------------------
-
-
-class _Pinned(http.client.HTTPSConnection):
-    """HTTPS to an address, with the site's name for SNI and the certificate check."""
-
-    def __init__(self, ip, context, timeout):
-        super().__init__(DOMAIN, 443, context=context, timeout=timeout)
-        self.ip = ip
-
-    def connect(self):
-        sock = socket.create_connection((self.ip, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
-def fetch(box, path, data=None, timeout=10.0) -> tuple[int, str]:
-    """(status, body) of one request on a new connection; exceptions propagate."""
-    conn = _Pinned(box.address, box.tls, timeout)
-    headers, body = {"Host": DOMAIN}, None
-    if data is not None:
-        body = urllib.parse.urlencode(data)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        conn.request("GET" if data is None else "POST", path, body=body, headers=headers)
-        res = conn.getresponse()
-        return res.status, res.read().decode(errors="replace")
-    finally:
-        conn.close()
 
 
 @dataclasses.dataclass
@@ -228,9 +197,7 @@ def wait_no_orphans(box, timeout: float = 40) -> None:
 
 @pytest.fixture(scope="module")
 def box(stack_box):
-    stack_box.address = stack_box.ip()
-    stack_box.tls = ssl.create_default_context(cadata=stack_box.exec(["cat", CERTIFICATE]).stdout)
-    return stack_box
+    return pin(stack_box)
 
 
 @pytest.fixture(autouse=True)

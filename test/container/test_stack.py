@@ -19,18 +19,15 @@ import http.client
 import ipaddress
 import json
 import re
-import socket
 import ssl
 import time
-import urllib.parse
 import uuid
 
 import pytest
 from app_helpers import pid, status, wait_new_pid
+from site_client import DOMAIN, fetch, pin
 
 NAME = "demo"
-DOMAIN = "demo.webstack.test"
-CERTIFICATE = "/etc/nginx/tls/selfsigned.crt"
 WORKER = f"{NAME}-celery"
 TASKS = 20
 STACK_SERVICES = {
@@ -48,42 +45,6 @@ STACK_SERVICES = {
 
 
 # -- HTTP from the test host to nginx on the box --------------------------------
-
-
-class _Pinned(http.client.HTTPSConnection):
-    """HTTPS to an address, with another name for SNI and the certificate check (curl --resolve)."""
-
-    def __init__(self, ip: str, name: str, context: ssl.SSLContext, timeout: float):
-        super().__init__(name, 443, context=context, timeout=timeout)
-        self.ip = ip
-
-    def connect(self):
-        sock = socket.create_connection((self.ip, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
-def fetch(box, path="/", host=DOMAIN, port=443, sni=None, data=None, timeout=10) -> tuple[int, str]:
-    """
-    (status, body) of one request from the test host to the box, as a browser
-    for `host` sends it: on 443 with `host` as SNI (or `sni`) and the box's
-    certificate as the only trusted one, on 80 in the clear. Exceptions
-    (refused, closed without an answer, handshake failed) propagate.
-    """
-    if port == 443:
-        context = ssl.create_default_context(cadata=box.ca)
-        conn = _Pinned(box.address, sni or host, context, timeout)
-    else:
-        conn = http.client.HTTPConnection(box.address, port, timeout=timeout)
-    headers, body = {"Host": host}, None
-    if data is not None:
-        body = urllib.parse.urlencode(data)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        conn.request("GET" if data is None else "POST", path, body=body, headers=headers)
-        res = conn.getresponse()
-        return res.status, res.read().decode(errors="replace")
-    finally:
-        conn.close()
 
 
 def hits(page: str) -> int:
@@ -185,9 +146,7 @@ else:
 
 @pytest.fixture(scope="module")
 def box(stack_box):
-    stack_box.ca = stack_box.exec(["cat", CERTIFICATE]).stdout
-    stack_box.address = stack_box.ip()
-    return stack_box
+    return pin(stack_box)
 
 
 # -- serving ----------------------------------------------------------------------
@@ -384,7 +343,7 @@ def test_after_a_restart_everything_serves_again_within_30_seconds(box):
     assert STACK_SERVICES <= services, STACK_SERVICES - services
     t0 = time.monotonic()
     box.restart()
-    box.address = box.ip()
+    pin(box)
     seconds = time.monotonic() - t0 + wait_serving(box, timeout=60)
     print(f"\nrestart to serving through nginx: {seconds:.1f} s")
     assert seconds < 30
