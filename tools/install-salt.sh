@@ -2,7 +2,8 @@
 # Install Salt (requirements-minion.txt) into /opt/salt and point a masterless
 # minion at this tree. Run on the server, from the checkout:
 #   sudo sh tools/install-salt.sh            # from PyPI (builds timelib: needs gcc)
-#   WHEELHOUSE=/path sudo sh tools/install-salt.sh   # offline, from pre-built wheels
+#   WHEELHOUSE=/path sudo sh tools/install-salt.sh   # from pre-built wheels (PyPI
+#                                  # fills in when they don't fit this Python)
 #   SALT_MASTER=salt.example.com sudo sh tools/install-salt.sh   # a minion of that master
 # Also lays down systemd units for salt-minion and salt-master (not enabled).
 # Idempotent: an existing /opt/salt with the pinned Salt is kept.
@@ -10,17 +11,22 @@ set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 want=$(sed -n 's/^salt==//p' "$here/requirements-minion.txt")
 
+apt_install() {
+    # shellcheck disable=SC2086
+    dpkg -s "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
+}
+
 if ! /opt/salt/bin/salt-call --version 2>/dev/null | grep -q " $want "; then
     export DEBIAN_FRONTEND=noninteractive
-    need="python3-venv"
-    [ -n "${WHEELHOUSE:-}" ] || need="$need gcc libc6-dev python3-dev"
-    # shellcheck disable=SC2086
-    dpkg -s $need >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $need >/dev/null; }
+    apt_install python3-venv
     python3 -m venv /opt/salt
-    if [ -n "${WHEELHOUSE:-}" ]; then
-        /opt/salt/bin/pip install -q --no-index --find-links "$WHEELHOUSE" -r "$here/requirements-minion.txt"
-    else
-        /opt/salt/bin/pip install -q -r "$here/requirements-minion.txt"
+    reqs="$here/requirements-minion.txt"
+    # The wheelhouse is built for one Python (the test image's): on another
+    # release, PyPI and a compiler (timelib has no Linux wheel) fill the gap.
+    if [ -z "${WHEELHOUSE:-}" ] ||
+        ! /opt/salt/bin/pip install -q --no-index --find-links "$WHEELHOUSE" -r "$reqs" 2>/dev/null; then
+        apt_install gcc libc6-dev python3-dev
+        /opt/salt/bin/pip install -q ${WHEELHOUSE:+--find-links "$WHEELHOUSE"} -r "$reqs"
     fi
     for bin in salt-call salt-minion salt-master salt-key salt salt-ssh salt-run; do
         ln -sf "/opt/salt/bin/$bin" "/usr/local/bin/$bin"
