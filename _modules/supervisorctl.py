@@ -114,14 +114,15 @@ def _act(args, ok):
     return out
 
 
-def update(name):
+def update(name, *more):
     """
-    Apply config changes of program `name` only: add it, restart it with its
-    new config, or stop and remove it.
+    Apply config changes of program `name` (and of the programs in `more`)
+    only: add it, restart it with its new config, or stop and remove it.
+    Programs added together start together.
 
     CLI Example: ``salt-call supervisorctl.update shop-gunicorn``
     """
-    return _act(["update", name], r"(added|updated|removed) process group|^$")
+    return _act(["update", name, *more], r"(added|updated|removed) process group|^$")
 
 
 def start(name):
@@ -158,7 +159,7 @@ def wait_up(name, timeout=30):
             return True, entry
         if state in ("FATAL", "STOPPED", "EXITED") or time.monotonic() > deadline:
             return False, entry
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def process(pid):

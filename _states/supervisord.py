@@ -21,6 +21,10 @@ Programs of supervisord (Salt 3008 dropped its supervisord state from core).
 
 - its config file changed on disk (supervisord's own ``reread`` says so):
   ``update`` of this program only, which restarts it with the new config;
+- its config file is new: ``update`` adds it, together with the programs
+  named in ``together`` that are new too (one ``update``: they start at once,
+  and their own states, later in the run, wait for them and say they were
+  added);
 - not running: started;
 - running another virtualenv than the live one, or with an environment that
   differs from the env file: restarted (a graceful reload keeps the master's
@@ -74,7 +78,7 @@ def _stale(entry, virtualenv, env_file):
     return "; ".join(reasons) or None
 
 
-def running(name, reload_signal=None, virtualenv=None, env_file=None, timeout=60, **_kwargs):
+def running(name, reload_signal=None, virtualenv=None, env_file=None, timeout=60, together=(), **_kwargs):
     """
     Program `name` runs with its current config, the live virtualenv and the
     env file's environment.
@@ -89,17 +93,30 @@ def running(name, reload_signal=None, virtualenv=None, env_file=None, timeout=60
         The env file whose variables the process must have.
     timeout
         Seconds to wait for the program to come up.
+    together
+        The other programs this run's ``supervisord.running`` states bring
+        (config files written before the first of them runs): those new too
+        are added with `name` in one ``update`` and start at once.
     """
     ret = _ret(name)
     test = __opts__["test"]
+    # Programs added in this run with another one's state (`together`).
+    added = __context__.setdefault("supervisord.added", [])
     try:
         diff = __salt__["supervisorctl.reread"]()
         pending = "added" if name in diff["added"] else "changed" if name in diff["changed"] else None
-        if pending:
+        if pending is None and name in added and not test:
+            pending = "added"
+        elif pending:
             if test:
                 ret.update(result=None, changes={"config": pending}, comment=f"{name} would be {pending}")
                 return ret
-            __salt__["supervisorctl.update"](name)
+            batch = [name]
+            if pending == "added":
+                batch += [p for p in together if p != name and p in diff["added"]]
+            __salt__["supervisorctl.update"](*batch)
+            added += batch[1:]
+        if pending:
             ret["changes"]["config"] = pending
             up, entry = __salt__["supervisorctl.wait_up"](name, timeout)
             if not up:

@@ -57,15 +57,17 @@ class FakeSupervisor:
             rows += [f"{n}: disappeared" for n in removed]
             out = "\n".join(rows) or "No config updates to processes"
         elif args[0] == "update":
-            name = args[1]
             added, changed, removed = self._diff()
-            if name in removed:
-                del self.loaded[name], self.states[name]
-                out = f"{name}: stopped\n{name}: removed process group"
-            elif name in added or name in changed:
-                self.loaded[name] = self.disk[name]
-                self._start(name)
-                out = f"{name}: {'added' if name in added else 'updated'} process group"
+            rows = []
+            for name in args[1:]:
+                if name in removed:
+                    del self.loaded[name], self.states[name]
+                    rows += [f"{name}: stopped", f"{name}: removed process group"]
+                elif name in added or name in changed:
+                    self.loaded[name] = self.disk[name]
+                    self._start(name)
+                    rows.append(f"{name}: {'added' if name in added else 'updated'} process group")
+            out = "\n".join(rows)
         elif args[0] == "start":
             self._start(args[1])
             out = f"{args[1]}: started"
@@ -169,6 +171,31 @@ def test_a_new_program_is_added(make):
     fake = FakeSupervisor(disk={"shop-gunicorn": 1}, loaded={}, states={})
     ret = make(fake).states["supervisord.running"]("shop-gunicorn")
     assert ret["changes"] == {"config": "added"} and "added and running" in ret["comment"]
+
+
+def test_new_programs_are_added_together_and_their_own_states_say_so(make):
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1, "shop-celery": 1, "shop-old": 1}, loaded={}, states={})
+    ldr = make(fake)
+    together = ["shop-gunicorn", "shop-celery", "shop-celerybeat"]
+    first = ldr.states["supervisord.running"]("shop-gunicorn", together=together)
+    # One update adds the new ones this run brings (celerybeat has no config yet, old isn't ours).
+    assert fake.acted() == [["update", "shop-gunicorn", "shop-celery"]]
+    assert first["changes"] == {"config": "added"} and "added and running" in first["comment"]
+    second = ldr.states["supervisord.running"]("shop-celery", together=together)
+    assert second["result"] is True and second["changes"] == {"config": "added"}
+    assert fake.acted() == [["update", "shop-gunicorn", "shop-celery"]]
+    # A later run: nothing new, nothing said.
+    again = make(fake).states["supervisord.running"]("shop-celery", together=together)
+    assert again["changes"] == {} and fake.acted() == [["update", "shop-gunicorn", "shop-celery"]]
+
+
+def test_a_changed_config_is_never_updated_with_another_program(make):
+    fake = FakeSupervisor(
+        disk={"shop-gunicorn": 2, "shop-celery": 2}, loaded={"shop-gunicorn": 1, "shop-celery": 1}
+    )
+    ret = make(fake).states["supervisord.running"]("shop-gunicorn", together=["shop-gunicorn", "shop-celery"])
+    assert ret["changes"] == {"config": "changed"}
+    assert fake.acted() == [["update", "shop-gunicorn"]]
 
 
 def test_test_mode_predicts_without_acting(make):

@@ -2,4 +2,4 @@
 
 app-python-venv-and-git-are-installed:
   pkg.installed:
-    - pkgs: {{ ws.app.packages | tojson }}
+    - pkgs: {{ salt['webstack_pkg.packages'](ws, ['app']) | tojson }}

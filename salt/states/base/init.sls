@@ -4,5 +4,6 @@ include:
   - base.packages
   - base.clock
   - base.locale
+  - base.role_packages
   - base.hostname
   - base.upgrades

@@ -1,9 +1,5 @@
 {%- from "map.jinja" import ws with context %}
-{%- from "cache/map.jinja" import cache with context %}
-{%- set pkgs = [] %}
-{%- for name in ('memcached', 'redis') if cache[name].enabled %}
-{%-   do pkgs.append(cache[name].package) %}
-{%- endfor %}
+{%- set pkgs = salt['webstack_pkg.packages'](ws, ['cache']) %}
 {%- if pkgs %}
 {#- One apt transaction for the caches enabled. #}
 cache-packages-are-installed:

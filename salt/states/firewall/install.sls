@@ -1,3 +1,4 @@
+{%- from "map.jinja" import ws with context %}
 firewall-ufw-is-installed:
   pkg.installed:
-    - name: ufw
+    - pkgs: {{ salt['webstack_pkg.packages'](ws, ['firewall']) | tojson }}

@@ -1,12 +1,5 @@
 {%- from "map.jinja" import ws with context %}
-{%- set fwd = salt['webstack_logging.forwarding'](ws) %}
-
+{#- rsyslog, and with forwarding its TLS driver (gtls) and the CAs. #}
 logging-rsyslog-is-installed:
   pkg.installed:
-    - pkgs:
-      - rsyslog
-{%- if fwd.enabled %}
-      # rsyslog's TLS driver (gtls) and the CAs the destination may be signed by
-      - rsyslog-gnutls
-      - ca-certificates
-{%- endif %}
+    - pkgs: {{ salt['webstack_pkg.packages'](ws, ['logging']) | tojson }}

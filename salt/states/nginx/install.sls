@@ -1,4 +1,4 @@
 {%- from "map.jinja" import ws with context %}
 nginx-package-is-installed:
   pkg.installed:
-    - name: {{ ws.nginx.package }}
+    - pkgs: {{ salt['webstack_pkg.packages'](ws, ['nginx']) | tojson }}

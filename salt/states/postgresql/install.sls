@@ -1,6 +1,7 @@
 {%- from "map.jinja" import ws with context %}
-{%- from "postgresql/map.jinja" import pg with context %}
-{#- The package creates and starts the cluster (postgresql-common). #}
+{#- The package creates the cluster (postgresql-common) and starts it, but
+    where base installed it (daemons held back): postgresql.service starts
+    it then, with our settings. #}
 postgresql-server-is-installed:
   pkg.installed:
-    - pkgs: {{ pg.packages|tojson }}
+    - pkgs: {{ salt['webstack_pkg.packages'](ws, ['postgresql']) | tojson }}

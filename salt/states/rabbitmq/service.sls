@@ -4,13 +4,22 @@ include:
   - rabbitmq.config
   - rabbitmq.install
 
-{#- Salt reloads systemd itself when a unit's drop-ins changed. #}
+{#- systemd (252) misses a drop-in directory that is new since it loaded
+    the unit (base installs the package before this role writes it): load
+    it explicitly. #}
+rabbitmq-epmd-unit-changes-are-loaded:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: rabbitmq-epmd-listens-on-loopback-only
+
 rabbitmq-epmd-socket-is-listening:
   service.running:
     - name: epmd.socket
     - enable: true
     - require:
       - pkg: rabbitmq-server-is-installed
+      - cmd: rabbitmq-epmd-unit-changes-are-loaded
     - watch:
       - file: rabbitmq-epmd-listens-on-loopback-only
 

@@ -2,7 +2,7 @@
 
 supervisor-is-installed:
   pkg.installed:
-    - name: {{ ws.supervisor.package }}
+    - pkgs: {{ salt['webstack_pkg.packages'](ws, ['supervisor']) | tojson }}
 
 {#- The packaged unit (Debian, Ubuntu) restarts a dead supervisord only
     after 50 s and, with KillMode=process, leaves its programs running

@@ -49,6 +49,13 @@ include:
   - supervisor.install
   - app
 
+{%- set together = [] %}
+{%- for kind, prog in programs.items() if prog.enabled %}
+{%-   do together.append(p.name ~ '-' ~ kind) %}
+{%- endfor %}
+
+{#- Every program config first: programs new to supervisord are then added
+    together, by the first state that runs one, and start at once. #}
 {%- for kind, prog in programs.items() %}
 {%-   set name = p.name ~ '-' ~ kind %}
 {%-   set conf = sv.conf_dir ~ '/' ~ name ~ '.conf' %}
@@ -71,6 +78,17 @@ supervisor-{{ kind }}-program-is-configured:
     - check_cmd: /usr/local/lib/webstack/check-supervisor-program
     - require:
       - file: supervisor-can-check-program-configs
+{%-   else %}
+
+supervisor-{{ kind }}-program-is-absent:
+  file.absent:
+    - name: {{ conf }}
+{%-   endif %}
+{%- endfor %}
+
+{%- for kind, prog in programs.items() %}
+{%-   set name = p.name ~ '-' ~ kind %}
+{%-   if prog.enabled %}
 
 {#- Converges on what runs, not on what changed in this run: a changed config
     is applied to this program only (reread + update); a stopped program is
@@ -87,16 +105,13 @@ supervisor-runs-{{ kind }}:
 {%-     endif %}
     - virtualenv: {{ p.root }}/current/.venv
     - env_file: {{ p.root }}/env
+    - together: {{ together | tojson }}
     - require:
       - service: supervisor-is-running
       - file: supervisor-{{ kind }}-program-is-configured
     - watch:
       - release: app-release-is-live
 {%-   else %}
-
-supervisor-{{ kind }}-program-is-absent:
-  file.absent:
-    - name: {{ conf }}
 
 supervisor-does-not-run-{{ kind }}:
   supervisord.absent:
