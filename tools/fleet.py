@@ -264,16 +264,40 @@ class Fleet:
         box.exec("systemctl enable -q salt-minion")
         box.exec("systemctl restart salt-minion" if changed else "systemctl start salt-minion")
 
-    def wait_for_minions(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        missing = sorted(self.minions)
-        while time.monotonic() < deadline:
+    def wait_for_minions(self, timeout: float = 180, nudge_after: float = 60) -> None:
+        """
+        Every minion answers a test.ping. One still silent after `nudge_after`
+        seconds gets its salt-minion restarted, once (on a loaded host a
+        minion has been seen to stay silent, as after a missed first contact
+        with a master still starting); when one stays silent, the error holds
+        its and the master's service status and journal.
+        """
+        t0 = time.monotonic()
+        missing, nudged = sorted(self.minions), []
+        while time.monotonic() - t0 < timeout:
             answers = self.salt("*", "test.ping", timeout=5, check=False)
             missing = sorted(m for m in self.minions if answers.get(m) is not True)
             if not missing:
                 return
+            if not nudged and time.monotonic() - t0 > nudge_after:
+                nudged = missing
+                print(f"    no answer from {', '.join(missing)}: restarting their salt-minion", flush=True)
+                for minion in missing:
+                    self.boxes[minion].exec("systemctl restart --no-block salt-minion", check=False)
             time.sleep(1)
-        raise FleetError(f"minions not answering the master after {timeout:.0f} s: {', '.join(missing)}")
+        why = [self._service_report(MASTER, "salt-master")]
+        why += [self._service_report(m, "salt-minion") for m in missing]
+        raise FleetError(
+            f"minions not answering the master after {timeout:.0f} s: {', '.join(missing)}"
+            + (f" (restarted once: {', '.join(nudged)})" if nudged else "")
+            + "\n"
+            + "\n".join(why)
+        )
+
+    def _service_report(self, host: str, unit: str) -> str:
+        show = f"systemctl status --no-pager --lines=0 {unit}; journalctl --no-pager -n 25 -u {unit}"
+        res = self.boxes[host].exec(show, check=False)
+        return f"--- {host}: {unit}\n{res.stdout}{res.stderr}"
 
     # -- running Salt on the master --------------------------------------
 

@@ -33,6 +33,16 @@ class FakeNginx:
         return {"retcode": 0, "stdout": "", "stderr": f"[warn] something odd in {conf}\nsyntax is ok"}
 
 
+# What a first run on an empty /etc/nginx changes, given wanted().
+EVERY_FILE_CHANGES = {
+    "nginx.conf",
+    "sites-available/site.conf",
+    "tls/site.key",
+    "sites-enabled/site.conf",
+    "sites-enabled/default",
+}
+
+
 @pytest.fixture
 def etc(tmp_path):
     """A small /etc/nginx as Debian's package leaves it."""
@@ -97,13 +107,7 @@ def test_installs_after_the_staged_copy_passes(salt_loader, etc):
         "sites-enabled/site.conf": ("link", "../sites-available/site.conf"),
         "tls/site.key": ("file", "PRIVATE\n", "0o600"),
     }
-    assert set(ret["changes"]) == {
-        "nginx.conf",
-        "sites-available/site.conf",
-        "tls/site.key",
-        "sites-enabled/site.conf",
-        "sites-enabled/default",
-    }
+    assert set(ret["changes"]) == EVERY_FILE_CHANGES
     assert "+# managed" in ret["changes"]["nginx.conf"]["diff"]
     assert ret["changes"]["sites-enabled/default"] == {"removed": True}
     assert ret["changes"]["sites-enabled/site.conf"] == {"symlink": "../sites-available/site.conf"}
@@ -132,13 +136,7 @@ def test_test_mode_predicts_changes_and_touches_nothing(salt_loader, etc):
     before = snapshot(etc)
     ret, nginx = run(salt_loader, etc, test=True, **wanted())
     assert ret["result"] is None
-    assert set(ret["changes"]) == {
-        "nginx.conf",
-        "sites-available/site.conf",
-        "tls/site.key",
-        "sites-enabled/site.conf",
-        "sites-enabled/default",
-    }
+    assert set(ret["changes"]) == EVERY_FILE_CHANGES
     assert snapshot(etc) == before and nginx.calls == []
     run(salt_loader, etc, **wanted())
     ret, _ = run(salt_loader, etc, test=True, **wanted())
