@@ -36,9 +36,9 @@ def _state(ws, state):
     if state == "firewall":
         return ["ufw"], {}
     if state == "logging":
-        remote = bool(ws["logging"]["remote"].get("host"))
+        forwarding = __salt__["webstack_logging.forwarding"](ws)["enabled"]
         # rsyslog's TLS driver (gtls) and the CAs the destination may be signed by.
-        return ["rsyslog"] + (["rsyslog-gnutls", "ca-certificates"] if remote else []), {}
+        return ["rsyslog"] + (["rsyslog-gnutls", "ca-certificates"] if forwarding else []), {}
     if state == "app":
         return list(ws["app"]["packages"]), {}
     if state == "postgresql":
