@@ -165,3 +165,30 @@ def test_caches_turned_off_install_nothing(render):
     off = with_settings(load_pillar("minimal"), cache={"memcached": {"enabled": False}})
     high = render("ubuntu-24.04", off, "cache", roles=["cache"])
     assert set(high) == {"cache-memcached-is-stopped", "cache-redis-is-stopped"}
+
+
+def requisites(body, kind):
+    """A state's `kind` requisites (require, watch, ...) as (type, target) pairs."""
+    fun_args = next(v for k, v in body.items() if not k.startswith("__"))
+    return [next(iter(r.items())) for a in fun_args if isinstance(a, dict) for r in a.get(kind, [])]
+
+
+@pytest.mark.parametrize("os_name", sorted(OS_GRAINS))
+def test_rabbitmq_users_run_in_parallel_and_celery_waits_for_them(render, os_name):
+    pillar = load_pillar("demo")
+    del pillar["webstack"]["roles"]  # the roles grain decides
+    high = render(os_name, pillar, "supervisor", roles=["worker", "queue"])
+    users = [i for i, body in high.items() if body["__sls__"] == "rabbitmq.users"]
+    assert len(users) == 4
+    for state_id in users:
+        assert args(high, state_id)["parallel"] is True, state_id
+        # Salt runs a watched parallel state twice (the state, then mod_watch): require only.
+        assert not requisites(high[state_id], "watch"), state_id
+    programs = [i for i in high if i.startswith("supervisor-runs-")]
+    assert programs
+    for state_id in programs:
+        assert ("sls", "rabbitmq.users") in requisites(high[state_id], "require"), state_id
+    # The broker elsewhere (a worker box of a fleet): nothing to wait for.
+    high = render(os_name, pillar, "supervisor", roles=["worker"])
+    assert not any(body["__sls__"].startswith("rabbitmq") for body in high.values())
+    assert all(("sls", "rabbitmq.users") not in requisites(high[i], "require") for i in high)

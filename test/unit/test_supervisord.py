@@ -1,15 +1,14 @@
 """_modules/supervisorctl.py and _states/supervisord.py through Salt's loader,
-with `cmd.run_all` answered by a small supervisord double."""
+with supervisord's XML-RPC questions and supervisorctl's actions (`cmd.run_all`)
+answered by a small supervisord double; and the XML-RPC transport against a
+real server on a unix socket."""
+
+import socketserver
+import threading
+import xmlrpc.client
+import xmlrpc.server
 
 import pytest
-
-STATUS = """\
-shop-celery                      RUNNING   pid 1104, uptime 0:00:03
-shop-celerybeat                  FATAL     Exited too quickly (process log may have details)
-shop-gunicorn                    RUNNING   pid 980, uptime 1 day, 0:00:32
-shop-old                         STOPPED   Nov 25 02:20 PM
-web:shop-extra                   STARTING
-"""
 
 
 class FakeSupervisor:
@@ -37,6 +36,24 @@ class FakeSupervisor:
         removed = [n for n in self.loaded if n not in self.disk]
         return added, changed, removed
 
+    def rpc(self, method, *args):
+        """supervisord's XML-RPC answers to the two questions the module asks."""
+        if method == "supervisor.getAllProcessInfo":
+            self.calls.append(["status"])
+            return [
+                {
+                    "name": name.rpartition(":")[2],
+                    "group": name.partition(":")[0],
+                    "statename": state,
+                    "pid": pid or 0,
+                    "description": f"pid {pid}, uptime 0:01:00" if state == "RUNNING" else "Not started",
+                }
+                for name, (state, pid) in sorted(self.states.items())
+            ]
+        assert method == "supervisor.reloadConfig", method
+        self.calls.append(["reread"])
+        return [list(self._diff())]
+
     def run_all(self, cmd, **kwargs):
         assert kwargs.get("python_shell") is False and cmd[0] == "supervisorctl"
         args = list(cmd[1:])
@@ -45,18 +62,7 @@ class FakeSupervisor:
             return {"retcode": 7, "stdout": "unix:///var/run/supervisor.sock no such file", "stderr": ""}
         self.calls.append(args)
         out = ""
-        if args == ["status"]:
-            rows = []
-            for name, (state, pid) in sorted(self.states.items()):
-                desc = f"pid {pid}, uptime 0:01:00" if state == "RUNNING" else "Not started"
-                rows.append(f"{name:32} {state:9} {desc}")
-            out = "\n".join(rows)
-        elif args == ["reread"]:
-            added, changed, removed = self._diff()
-            rows = [f"{n}: available" for n in added] + [f"{n}: changed" for n in changed]
-            rows += [f"{n}: disappeared" for n in removed]
-            out = "\n".join(rows) or "No config updates to processes"
-        elif args[0] == "update":
+        if args[0] == "update":
             added, changed, removed = self._diff()
             rows = []
             for name in args[1:]:
@@ -86,7 +92,7 @@ class FakeSupervisor:
 @pytest.fixture
 def make(salt_loader):
     def build(fake, test=False, proc=None):
-        fakes = {"cmd.run_all": fake.run_all}
+        fakes = {"cmd.run_all": fake.run_all, "supervisorctl.rpc": fake.rpc}
         if proc is not None:
             fakes["supervisorctl.process"] = lambda pid: proc
         return salt_loader(fakes=fakes, test=test)
@@ -94,40 +100,93 @@ def make(salt_loader):
     return build
 
 
-# -- parsing ---------------------------------------------------------------
+# -- questions (XML-RPC) and actions (supervisorctl) ------------------------
 
 
-def test_status_lines_parse_into_state_and_pid(salt_loader):
-    parse = salt_loader().salt["supervisorctl.parse_status"]
-    found = parse(STATUS)
+def test_status_names_programs_as_supervisorctl_does(make):
+    fake = FakeSupervisor(
+        states={
+            "shop-gunicorn": ("RUNNING", 980),
+            "shop-celerybeat": ("FATAL", None),
+            "web:shop-extra": ("STARTING", None),
+        }
+    )
+    found = make(fake).salt["supervisorctl.status"]()
     assert found["shop-gunicorn"] == {
         "state": "RUNNING",
         "pid": 980,
-        "description": "pid 980, uptime 1 day, 0:00:32",
+        "description": "pid 980, uptime 0:01:00",
     }
     assert found["shop-celerybeat"]["state"] == "FATAL" and found["shop-celerybeat"]["pid"] is None
-    assert found["shop-old"]["pid"] is None
-    assert found["web:shop-extra"] == {"state": "STARTING", "pid": None, "description": ""}
-    assert parse("unix:///var/run/supervisor.sock no such file") == {}
+    assert found["web:shop-extra"]["state"] == "STARTING"
+    assert make(fake).salt["supervisorctl.status"]("shop-old") == {}
 
 
-def test_reread_output_parses_and_errors_raise(salt_loader):
-    from salt.exceptions import CommandExecutionError
-
-    parse = salt_loader().salt["supervisorctl.parse_reread"]
-    assert parse("shop-a: available\nshop-b: changed\nshop-c: disappeared") == {
+def test_reread_says_what_was_added_changed_and_removed(make):
+    fake = FakeSupervisor(disk={"shop-a": 1, "shop-b": 2}, loaded={"shop-b": 1, "shop-c": 1})
+    assert make(fake).salt["supervisorctl.reread"]() == {
         "added": ["shop-a"],
         "changed": ["shop-b"],
         "removed": ["shop-c"],
     }
-    assert parse("No config updates to processes") == {"added": [], "changed": [], "removed": []}
-    with pytest.raises(CommandExecutionError, match="CANT_REREAD"):
-        parse("ERROR: CANT_REREAD: File contains parsing errors: /etc/supervisor/conf.d/x.conf")
 
 
-def test_supervisorctl_waits_for_supervisord_to_answer(make):
-    fake = FakeSupervisor(disk={"shop-gunicorn": 1}, unreachable=2)
-    assert make(fake).salt["supervisorctl.status"]()["shop-gunicorn"]["state"] == "RUNNING"
+def test_actions_wait_for_supervisord_to_answer(make):
+    fake = FakeSupervisor(
+        disk={"shop-gunicorn": 1}, states={"shop-gunicorn": ("STOPPED", None)}, unreachable=2
+    )
+    assert "started" in make(fake).salt["supervisorctl.start"]("shop-gunicorn")
+
+
+class UnixXMLRPCServer(socketserver.UnixStreamServer, xmlrpc.server.SimpleXMLRPCDispatcher):
+    """supervisord's side of the socket: XML-RPC over HTTP on a unix socket."""
+
+    def __init__(self, path):
+        xmlrpc.server.SimpleXMLRPCDispatcher.__init__(self, allow_none=True)
+        self.logRequests = False
+        socketserver.UnixStreamServer.__init__(self, path, Handler)
+
+
+class Handler(xmlrpc.server.SimpleXMLRPCRequestHandler):
+    disable_nagle_algorithm = False  # a TCP option
+
+    def address_string(self):
+        return "unix"
+
+
+def test_rpc_talks_xmlrpc_over_the_socket_and_waits_for_it(salt_loader, tmp_path):
+    from salt.exceptions import CommandExecutionError
+
+    ldr = salt_loader()
+    rpc = ldr.salt["supervisorctl.rpc"]
+    path = str(tmp_path / "supervisor.sock")
+    rpc.func.__globals__["SOCKET"] = path
+
+    def cant_reread():
+        raise xmlrpc.client.Fault(92, "CANT_REREAD: File contains parsing errors: x.conf")
+
+    servers = []
+
+    def serve():
+        server = UnixXMLRPCServer(path)
+        server.register_function(lambda: [[["shop-a"], [], []]], "supervisor.reloadConfig")
+        server.register_function(cant_reread, "supervisor.getAllProcessInfo")
+        servers.append(server)
+        server.serve_forever()
+
+    # supervisord's socket appears a moment after the first call: rpc waits for it.
+    threading.Timer(0.7, serve).start()
+    try:
+        assert rpc("supervisor.reloadConfig", wait=10) == [[["shop-a"], [], []]]
+        with pytest.raises(CommandExecutionError, match="getAllProcessInfo: CANT_REREAD"):
+            rpc("supervisor.getAllProcessInfo")
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    rpc.func.__globals__["SOCKET"] = str(tmp_path / "gone.sock")
+    with pytest.raises(CommandExecutionError, match="does not answer"):
+        rpc("supervisor.getState", wait=0.6)
 
 
 def test_process_reads_argv_environment_and_virtualenv(salt_loader, tmp_path):

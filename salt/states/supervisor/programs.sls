@@ -45,9 +45,15 @@
         'stopwaitsecs': 30,
     },
 } %}
+{#- Celery's broker on this box: its user must exist before Celery starts
+    (RabbitMQ's user states run in parallel with the rest of the run). #}
+{%- set broker_here = 'queue' in ws.roles and celery %}
 include:
   - supervisor.install
   - app
+{%- if broker_here %}
+  - rabbitmq.users
+{%- endif %}
 
 {%- set together = [] %}
 {%- for kind, prog in programs.items() if prog.enabled %}
@@ -109,6 +115,9 @@ supervisor-runs-{{ kind }}:
     - require:
       - service: supervisor-is-running
       - file: supervisor-{{ kind }}-program-is-configured
+{%-     if broker_here %}
+      - sls: rabbitmq.users
+{%-     endif %}
     - watch:
       - release: app-release-is-live
 {%-   else %}
