@@ -1,6 +1,6 @@
 """The postgresql, rabbitmq and cache SLS compiled for our releases, and the
 files they would write (their templates rendered through Salt with the
-context the SLS passes)."""
+context the SLS passes); which states run in parallel, and who waits for them."""
 
 import pytest
 from conftest import OS_GRAINS, load_pillar, with_settings
@@ -174,20 +174,31 @@ def requisites(body, kind):
 
 
 @pytest.mark.parametrize("os_name", sorted(OS_GRAINS))
+def test_parallel_states_are_never_watchers(render, os_name):
+    high = render(os_name, load_pillar("demo"))
+    parallel = {i for i, body in high.items() if args(high, i).get("parallel")}
+    assert {"app-release-is-live", "rabbitmq-app-user-has-its-vhost-only"} <= parallel
+    # Salt runs a watching parallel state twice at once (the state, then its mod_watch).
+    for state_id in parallel:
+        assert not requisites(high[state_id], "watch") + requisites(high[state_id], "listen"), state_id
+    for state_id, body in high.items():
+        targets = {t for _, t in requisites(body, "watch_in") + requisites(body, "listen_in")}
+        assert not targets & parallel, state_id
+
+
+@pytest.mark.parametrize("os_name", sorted(OS_GRAINS))
 def test_rabbitmq_users_run_in_parallel_and_celery_waits_for_them(render, os_name):
     pillar = load_pillar("demo")
     del pillar["webstack"]["roles"]  # the roles grain decides
     high = render(os_name, pillar, "supervisor", roles=["worker", "queue"])
     users = [i for i, body in high.items() if body["__sls__"] == "rabbitmq.users"]
-    assert len(users) == 4
-    for state_id in users:
-        assert args(high, state_id)["parallel"] is True, state_id
-        # Salt runs a watched parallel state twice (the state, then mod_watch): require only.
-        assert not requisites(high[state_id], "watch"), state_id
+    assert len(users) == 4 and all(args(high, i)["parallel"] is True for i in users)
     programs = [i for i in high if i.startswith("supervisor-runs-")]
     assert programs
     for state_id in programs:
         assert ("sls", "rabbitmq.users") in requisites(high[state_id], "require"), state_id
+        # ...and for the release, which runs in parallel too.
+        assert ("release", "app-release-is-live") in requisites(high[state_id], "watch"), state_id
     # The broker elsewhere (a worker box of a fleet): nothing to wait for.
     high = render(os_name, pillar, "supervisor", roles=["worker"])
     assert not any(body["__sls__"].startswith("rabbitmq") for body in high.values())

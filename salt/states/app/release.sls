@@ -11,10 +11,14 @@ include:
     requirements are unchanged: no pip), migrate and collectstatic, then
     gunicorn on a socket of its own must answer the health check before
     `current` switches to it. A failure leaves the live release as it was
-    and fails here, naming the step. Unchanged source: nothing runs. #}
+    and fails here, naming the step. Unchanged source: nothing runs.
+    In a process of its own (parallel): the states after it that don't
+    need it (RabbitMQ's start, the cache) run meanwhile; supervisor's
+    programs watch it, so they wait for it. #}
 app-release-is-live:
   release.deployed:
     - name: {{ p.root }}
+    - parallel: true
 {%- if app.source.git %}
     - git: {{ app.source.git | tojson }}
     - ref: {{ app.source.ref | tojson }}
