@@ -20,7 +20,7 @@ fleet: setup
 
 # Converge, re-apply, serving, deploy-under-load and fleet figures, side by
 # side in one run (tools/bench.py): a table, bench/results.{json,md}. Not
-# part of `make test`; about 15 minutes.
+# part of `make test`; 8 to 15 minutes.
 bench: setup
 	@$(PY) -m tools.bench
 
