@@ -33,6 +33,8 @@ __virtualname__ = "supervisorctl"
 SOCKET = "/var/run/supervisor.sock"
 # What supervisorctl prints when supervisord is not (yet) answering.
 UNREACHABLE = re.compile(r"no such file|refused connection|SHUTDOWN_STATE|Connection refused", re.I)
+# supervisord's XML-RPC fault while it shuts down (for a restart): ask again.
+SHUTDOWN_STATE = 6
 UP = ("RUNNING", "STARTING")
 PROC = "/proc"
 
@@ -94,6 +96,9 @@ def rpc(method, *args, wait=10):
         try:
             return getattr(proxy, method)(*args)
         except xmlrpc.client.Fault as exc:
+            if exc.faultCode == SHUTDOWN_STATE and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
             raise CommandExecutionError(f"supervisord {method}: {exc.faultString}") from exc
         except OSError as exc:
             if time.monotonic() >= deadline:

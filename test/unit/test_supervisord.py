@@ -165,12 +165,19 @@ def test_rpc_talks_xmlrpc_over_the_socket_and_waits_for_it(salt_loader, tmp_path
     def cant_reread():
         raise xmlrpc.client.Fault(92, "CANT_REREAD: File contains parsing errors: x.conf")
 
-    servers = []
+    servers, states = [], iter(["SHUTDOWN_STATE", "RUNNING"])
+
+    def get_state():
+        state = next(states)
+        if state == "SHUTDOWN_STATE":
+            raise xmlrpc.client.Fault(6, "SHUTDOWN_STATE")
+        return {"statename": state}
 
     def serve():
         server = UnixXMLRPCServer(path)
         server.register_function(lambda: [[["shop-a"], [], []]], "supervisor.reloadConfig")
         server.register_function(cant_reread, "supervisor.getAllProcessInfo")
+        server.register_function(get_state, "supervisor.getState")
         servers.append(server)
         server.serve_forever()
 
@@ -180,6 +187,8 @@ def test_rpc_talks_xmlrpc_over_the_socket_and_waits_for_it(salt_loader, tmp_path
         assert rpc("supervisor.reloadConfig", wait=10) == [[["shop-a"], [], []]]
         with pytest.raises(CommandExecutionError, match="getAllProcessInfo: CANT_REREAD"):
             rpc("supervisor.getAllProcessInfo")
+        # Shutting down for a restart: asked again.
+        assert rpc("supervisor.getState") == {"statename": "RUNNING"}
     finally:
         for server in servers:
             server.shutdown()
