@@ -35,7 +35,8 @@ A ``watch`` that fires (a new release) sends ``reload_signal`` when given
 (gunicorn: HUP, new workers before the old ones go), else restarts (celery:
 a warm shutdown, then a start).
 
-With ``test=True`` the states run ``supervisorctl reread``: it only refreshes
+With ``test=True`` the states still ask supervisord to re-read its config
+files (``reloadConfig``, what ``supervisorctl reread`` does): it only refreshes
 supervisord's view of its config files, no process is touched, and it is the
 one way to know whether supervisord would see a change.
 """

@@ -13,8 +13,9 @@ import pytest
 
 class FakeSupervisor:
     """
-    supervisord as supervisorctl shows it: the configs on disk, the ones it
-    loaded, each program's state and pid. Every command is kept in `calls`.
+    supervisord as its XML-RPC answers and supervisorctl show it: the configs
+    on disk, the ones it loaded, each program's state and pid. Every question
+    and command is kept in `calls`.
     """
 
     def __init__(self, disk=None, loaded=None, states=None, unreachable=0):

@@ -13,8 +13,8 @@ include:
     `current` switches to it. A failure leaves the live release as it was
     and fails here, naming the step. Unchanged source: nothing runs.
     In a process of its own (parallel): the states after it that don't
-    need it (RabbitMQ's start, the cache) run meanwhile; supervisor's
-    programs watch it, so they wait for it. #}
+    need it (RabbitMQ's first start, on an all-in-one box) run meanwhile;
+    supervisor's programs watch it, so they wait for it. #}
 app-release-is-live:
   release.deployed:
     - name: {{ p.root }}

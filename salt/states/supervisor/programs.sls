@@ -46,7 +46,8 @@
     },
 } %}
 {#- Celery's broker on this box: its user must exist before Celery starts
-    (RabbitMQ's user states run in parallel with the rest of the run). #}
+    (RabbitMQ's user states run in parallel with the rest of the run). All
+    programs wait: the first one's state adds the others with it. #}
 {%- set broker_here = 'queue' in ws.roles and celery %}
 include:
   - supervisor.install
