@@ -139,9 +139,10 @@ def reread():
     return {"added": added, "changed": changed, "removed": removed}
 
 
-def _act(args, ok):
+def _act(args, ok, benign=None):
     _, out = _ctl(*args)
-    if "ERROR" in out or not re.search(ok, out):
+    errors = re.sub(benign, "", out) if benign else out
+    if "ERROR" in errors or not re.search(ok, out):
         raise CommandExecutionError(f"supervisorctl {' '.join(args)}: {out}")
     return out
 
@@ -158,8 +159,13 @@ def update(name, *more):
 
 
 def start(name):
-    """Start `name` (supervisorctl waits `startsecs` for it to stay up)."""
-    return _act(["start", name], r"started|already started")
+    """
+    Start `name` (supervisorctl waits `startsecs` for it to stay up). A
+    program in BACKOFF is being retried by supervisord itself, and ``start``
+    answers "ERROR (already started)": no error here, wait_up tells how the
+    retry ends.
+    """
+    return _act(["start", name], r"started", benign=r"ERROR \(already started\)")
 
 
 def stop(name):

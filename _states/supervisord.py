@@ -25,7 +25,8 @@ Programs of supervisord (Salt 3008 dropped its supervisord state from core).
   named in ``together`` that are new too (one ``update``: they start at once,
   and their own states, later in the run, wait for them and say they were
   added);
-- not running: started;
+- not running: started (a program supervisord is still starting, or retries
+  after a failed start, is waited for);
 - running another virtualenv than the live one, or with an environment that
   differs from the env file: restarted (a graceful reload keeps the master's
   interpreter and environment, so it can't pick those up);
@@ -130,6 +131,10 @@ def running(name, reload_signal=None, virtualenv=None, env_file=None, timeout=60
         if entry is None:
             ret.update(result=False, comment=f"supervisord has no program {name}: is its config in place?")
             return ret
+        if entry["state"] == "STARTING" and not test:
+            # A start in progress may yet fail (supervisord loaded the config
+            # before the release was live): judge the process it settles on.
+            entry = __salt__["supervisorctl.wait_up"](name, timeout)[1] or {"state": "UNKNOWN"}
         if entry["state"] not in ("RUNNING", "STARTING"):
             if test:
                 ret.update(

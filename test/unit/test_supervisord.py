@@ -18,12 +18,14 @@ class FakeSupervisor:
     and command is kept in `calls`.
     """
 
-    def __init__(self, disk=None, loaded=None, states=None, unreachable=0):
+    def __init__(self, disk=None, loaded=None, states=None, unreachable=0, then=None):
         self.disk = dict(disk or {})
         self.loaded = dict(loaded if loaded is not None else self.disk)
         running = {n: ("RUNNING", 100 + i) for i, n in enumerate(self.loaded)}
         self.states = dict(states if states is not None else running)
         self.unreachable = unreachable
+        # States programs move to once they have been asked about.
+        self.then = dict(then or {})
         self.calls = []
         self.next_pid = 500
 
@@ -41,6 +43,8 @@ class FakeSupervisor:
         """supervisord's XML-RPC answers to the two questions the module asks."""
         if method == "supervisor.getAllProcessInfo":
             self.calls.append(["status"])
+            states, self.states = self.states, {**self.states, **self.then}
+            self.then = {}
             return [
                 {
                     "name": name.rpartition(":")[2],
@@ -49,7 +53,7 @@ class FakeSupervisor:
                     "pid": pid or 0,
                     "description": f"pid {pid}, uptime 0:01:00" if state == "RUNNING" else "Not started",
                 }
-                for name, (state, pid) in sorted(self.states.items())
+                for name, (state, pid) in sorted(states.items())
             ]
         assert method == "supervisor.reloadConfig", method
         self.calls.append(["reread"])
@@ -75,6 +79,11 @@ class FakeSupervisor:
                     self._start(name)
                     rows.append(f"{name}: {'added' if name in added else 'updated'} process group")
             out = "\n".join(rows)
+        elif args[0] == "start" and self.states[args[1]][0] in ("BACKOFF", "STARTING", "RUNNING"):
+            # supervisord's answer while it retries a program itself; here
+            # the retry comes up.
+            self._start(args[1])
+            out = f"{args[1]}: ERROR (already started)"
         elif args[0] == "start":
             self._start(args[1])
             out = f"{args[1]}: started"
@@ -279,6 +288,26 @@ def test_a_stopped_program_is_started(make):
     ret = make(fake).states["supervisord.running"]("shop-celery")
     assert ret["changes"] == {"state": {"old": "FATAL", "new": "RUNNING"}}
     assert fake.acted() == [["start", "shop-celery"]]
+
+
+def test_a_program_supervisord_retries_is_waited_for(make):
+    # Started by supervisord before the release it runs was live, it failed
+    # and is in BACKOFF: `start` answers "already started", the retry counts.
+    fake = FakeSupervisor(disk={"shop-gunicorn": 1}, states={"shop-gunicorn": ("BACKOFF", None)})
+    ret = make(fake).states["supervisord.running"]("shop-gunicorn")
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {"state": {"old": "BACKOFF", "new": "RUNNING"}}
+
+
+def test_a_start_in_progress_is_judged_once_it_settles(make):
+    fake = FakeSupervisor(
+        disk={"shop-gunicorn": 1},
+        states={"shop-gunicorn": ("STARTING", 321)},
+        then={"shop-gunicorn": ("FATAL", None)},
+    )
+    ret = make(fake).states["supervisord.running"]("shop-gunicorn")
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {"state": {"old": "FATAL", "new": "RUNNING"}}
 
 
 def test_an_unknown_program_fails_clearly(make):
