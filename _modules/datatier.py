@@ -1,6 +1,8 @@
 """
-Helpers the data-tier roles (postgresql, rabbitmq, cache) share: who their
-clients are, which addresses to listen on for them, and size conversions.
+Helpers the components that serve other boxes share (those whose
+component.yaml ports name `clients`: postgresql, rabbitmq, cache): who
+their clients are, which addresses to listen on for them, and size
+conversions.
 
 A data service listens on loopback only, unless other hosts use it: then it
 also listens on this host's address facing them (the source address of the
@@ -11,8 +13,6 @@ import ipaddress
 
 __virtualname__ = "datatier"
 
-# The fleet roles whose hosts use the data services (the app runs there).
-CLIENT_ROLES = ("web", "worker")
 BYTES_PER = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -20,13 +20,13 @@ def __virtual__():
     return __virtualname__
 
 
-def clients(extra=None, roles=CLIENT_ROLES):
+def clients(extra=None, roles=()):
     """
-    Addresses (or networks) of the other hosts that use this box's data
-    services: the web and worker peers (``webstack.peers``) plus ``extra``
-    from the role's pillar, without duplicates, sorted.
+    Addresses (or networks) of the other hosts that use a service of this
+    box: the peers of the fleet `roles` (``webstack.peers``) plus ``extra``
+    from the component's settings, without duplicates, sorted.
 
-    CLI Example: ``salt-call datatier.clients``
+    CLI Example: ``salt-call datatier.clients roles='[web, worker]'``
     """
     found = set(extra or ())
     for role in roles:
@@ -78,7 +78,12 @@ def listen_addresses(client_list, pinned=None, loopback="127.0.0.1"):
 
 
 def cidr(address):
-    """An address as a one-host network (``10.0.0.5`` -> ``10.0.0.5/32``); networks unchanged."""
+    """
+    An address as a one-host network (``10.0.0.5`` -> ``10.0.0.5/32``);
+    networks unchanged (pg_hba.conf's form).
+
+    CLI Example: ``salt-call datatier.cidr 10.0.0.5``
+    """
     return str(ipaddress.ip_network(address, strict=False))
 
 
@@ -95,5 +100,9 @@ def size_bytes(size):
 
 
 def size_mb(size):
-    """Whole megabytes of a pillar size, at least 1 (memcached's ``-m``)."""
+    """
+    Whole megabytes of a pillar size, at least 1 (memcached's ``-m``).
+
+    CLI Example: ``salt-call datatier.size_mb 64m``
+    """
     return max(1, size_bytes(size) // 1024**2)

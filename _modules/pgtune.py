@@ -120,3 +120,19 @@ def quote(value):
     if isinstance(value, (list, tuple)):
         value = ",".join(map(str, value))
     return "'{}'".format(str(value).replace("\\", "\\\\").replace("'", "''"))
+
+
+def derive(section):
+    """
+    ``{"conf": {...}}``: the postgresql.conf settings of a
+    ``webstack:postgresql`` section, sized for this host (its ``tuning``,
+    values pinned there win) and then its ``settings``. The postgresql
+    component's ``derive`` (salt://postgresql/component.yaml).
+
+    CLI Example: ``salt-call pgtune.derive '{tuning: {storage: hdd}, settings: {}}'``
+    """
+    tuning = dict(section.get("tuning") or {})
+    storage = tuning.pop("storage", "ssd")
+    conf = settings(storage=storage, pinned=tuning)
+    conf.update(section.get("settings") or {})
+    return {"conf": conf}

@@ -7,8 +7,9 @@ Salt has no ufw module. Three kinds of functions live here:
 - pure parsers of ufw's own output (``ufw show added``, ``ufw status
   verbose``, ``ufw status numbered``, ``/etc/default/ufw``) and a builder of
   rule commands, unit-tested on captured real outputs;
-- :func:`rules_for`: the allow rules of a box from its settings (fleet roles,
-  peers, ``webstack:firewall``), plain Python rather than Jinja;
+- :func:`rules_for`: the allow rules of a box from its settings (the ports
+  its components declare, fleet roles, peers, ``webstack:firewall``), plain
+  Python rather than Jinja;
 - thin wrappers around the ``ufw`` command for the ``ufw`` state module.
 
 A rule is a dict: ``action`` (allow, deny, reject, limit), ``direction``
@@ -63,16 +64,7 @@ POLICY_KEYS = {
     "routed": "DEFAULT_FORWARD_POLICY",
 }
 
-FLEET_ROLES = ("balancer", "web", "worker", "db", "queue", "cache")
-# The peers allowed to reach a role's services (absent: anyone). The ports
-# come from the services' settings (see _role_services).
-CLIENTS = {
-    "db": ("web", "worker"),
-    "queue": ("web", "worker"),
-    "cache": ("web", "worker"),
-}
 SALT_MASTER_PORTS = "4505:4506"
-CACHE_PORTS = {"memcached": 11211, "redis": 6379}  # defaults of webstack:cache:<name>:port
 
 
 def __virtual__():
@@ -84,12 +76,21 @@ def __virtual__():
 
 
 def rule_key(rule):
-    """What identifies a rule for ufw: every field but the comment."""
+    """
+    What identifies a rule for ufw: every field but the comment.
+
+    CLI Example: ``salt-call ufw.rule_key '{port: "22", proto: tcp}'``
+    """
     full = dict(RULE_DEFAULTS, **rule)
     return tuple((k, full[k]) for k in RULE_DEFAULTS if k != "comment")
 
 
 def is_managed(rule):
+    """
+    Whether webstack manages `rule`: its comment starts with ``webstack:``.
+
+    CLI Example: ``salt-call ufw.is_managed '{comment: "webstack: ssh"}'``
+    """
     return (rule.get("comment") or "").startswith(MARKER)
 
 
@@ -98,6 +99,8 @@ def parse_rule(words):
     One rule from ufw command words (``["allow", "22/tcp", "comment", "x"]``:
     what follows ``ufw`` in ``ufw show added``). Raises ValueError on words
     it does not understand.
+
+    CLI Example: ``salt-call ufw.parse_rule '[allow, 22/tcp, comment, "webstack: ssh"]'``
     """
     words = list(words)
     rule = dict(RULE_DEFAULTS)
@@ -131,7 +134,7 @@ def parse_rule(words):
     while words:
         word = take()
         if word in ("from", "to"):
-            rule[word] = normalize_address(take())
+            rule[word] = _normalize_address(take())
             if words[:1] == ["port"]:
                 words.pop(0)
                 rule["from_port" if word == "from" else "port"] = take()
@@ -147,7 +150,7 @@ def parse_rule(words):
     return rule
 
 
-def parse_added(text):
+def _parse_added(text):
     """
     The user rules of ``ufw show added`` (active or not), in order: rule
     dicts, each with ``line``, its command as ufw prints it (less ``ufw``).
@@ -193,7 +196,7 @@ def _endpoint(text):
     return out
 
 
-def parse_table_line(line):
+def _parse_table_line(line):
     """One rule line of ``ufw status [verbose|numbered]``, or None."""
     match = _TABLE_LINE.match(line.rstrip())
     if not match:
@@ -215,7 +218,7 @@ def parse_table_line(line):
     }
 
 
-def parse_status(text):
+def _parse_status(text):
     """
     ``ufw status verbose`` (or ``ufw status numbered``): ``active``,
     ``logging``, ``default`` (incoming/outgoing/routed), ``new_profiles``
@@ -236,13 +239,13 @@ def parse_status(text):
         elif line.lstrip().startswith("--"):
             in_table = True
         elif in_table and line.strip():
-            rule = parse_table_line(line.strip())
+            rule = _parse_table_line(line.strip())
             if rule:
                 out["rules"].append(rule)
     return out
 
 
-def parse_defaults(text):
+def _parse_defaults(text):
     """``/etc/default/ufw``: ``ipv6`` (bool) and the default ``policy`` by direction."""
     values = {}
     for line in text.splitlines():
@@ -261,7 +264,7 @@ def parse_defaults(text):
 # -- pure: building -------------------------------------------------------------
 
 
-def normalize_address(addr):
+def _normalize_address(addr):
     """An address as ufw prints it: ``any``, ``10.0.0.5``, ``10.0.0.0/8``, ``2001:db8::1``."""
     if addr in (None, "", "any"):
         return "any"
@@ -279,6 +282,8 @@ def build_args(rule):
     The ``ufw`` arguments adding `rule`, in the form ``ufw show added``
     prints it (so the two compare). Rules webstack makes: allow/deny/reject/
     limit, incoming, from an address or anywhere, to a port.
+
+    CLI Example: ``salt-call ufw.build_args '{port: "5432", proto: tcp, from: 10.0.0.11}'``
     """
     rule = dict(RULE_DEFAULTS, **rule)
     unsupported = [k for k in ("interface", "from_port", "app", "log") if rule[k]]
@@ -286,7 +291,7 @@ def build_args(rule):
         raise ValueError(f"build_args builds port rules only, not {rule}")
     if rule["action"] not in ACTIONS:
         raise ValueError(f"unknown action {rule['action']!r}")
-    port, proto, source = rule["port"], rule["proto"], normalize_address(rule["from"])
+    port, proto, source = rule["port"], rule["proto"], _normalize_address(rule["from"])
     if port is not None:
         port = str(port).replace(" ", "")
         if not PORT_SPEC.match(port):
@@ -314,13 +319,17 @@ def build_args(rule):
 
 
 def rule_text(rule):
-    """A rule as ``ufw show added`` prints it, less ``ufw``: for logs and changes."""
+    """
+    A rule as ``ufw show added`` prints it, less ``ufw``: for logs and changes.
+
+    CLI Example: ``salt-call ufw.rule_text '{port: "5432", proto: tcp, from: 10.0.0.11}'``
+    """
     if rule.get("line"):
         return rule["line"]
     return shlex.join(build_args(rule))
 
 
-def port_covers(spec, port):
+def _port_covers(spec, port):
     """Whether a ufw port spec (``22``, ``80,443``, ``2000:2100``) includes `port`."""
     for part in str(spec).split(","):
         low, _, high = part.partition(":")
@@ -330,7 +339,11 @@ def port_covers(spec, port):
 
 
 def allows_ssh(rule, port):
-    """Whether `rule` lets ssh (tcp `port`, on any interface) in, from some source."""
+    """
+    Whether `rule` lets ssh (tcp `port`, on any interface) in, from some source.
+
+    CLI Example: ``salt-call ufw.allows_ssh '{port: "22", proto: tcp}' 22``
+    """
     rule = dict(RULE_DEFAULTS, **rule)
     return (
         rule["action"] in ("allow", "limit")
@@ -340,7 +353,7 @@ def allows_ssh(rule, port):
         and rule["app"] is None
         and rule["to"] == "any"
         and rule["proto"] in ("tcp", "any")
-        and (rule["port"] is None or port_covers(rule["port"], port))
+        and (rule["port"] is None or _port_covers(rule["port"], port))
     )
 
 
@@ -348,44 +361,21 @@ def allows_ssh(rule, port):
 
 
 def ssh_port(ws):
-    """The ssh port of a box: ``webstack:ssh:port`` when that section exists, else 22."""
+    """
+    The ssh port of a box: ``webstack:ssh:port`` when that section exists, else 22.
+
+    CLI Example: ``salt-call ufw.ssh_port "$(salt-call --out=json webstack.settings | jq .local)"``
+    """
     return int((ws.get("ssh") or {}).get("port") or 22)
 
 
-def _role_services(ws):
-    """
-    What each fleet role serves: [(label, port, extra sources)], from the
-    services' settings (their ``port``, ``enabled`` and ``clients``).
-    """
-    pg, mq, cache = (ws.get(k) or {} for k in ("postgresql", "rabbitmq", "cache"))
-
-    def web(section):
-        # https only where TLS is served: no open port without a listener.
-        tls = ((ws.get(section) or {}).get("tls") or {}).get("enabled")
-        return [("http", 80, []), *([("https", 443, [])] if tls else [])]
-
-    caches = [
-        (name, int(conf.get("port") or default), cache.get("clients") or [])
-        for name, default in CACHE_PORTS.items()
-        for conf in [cache.get(name) or {}]
-        if conf.get("enabled")
-    ]
-    return {
-        "balancer": web("balancer"),
-        "web": web("nginx"),
-        "db": [("postgresql", int(pg.get("port") or 5432), pg.get("clients") or [])],
-        "queue": [("rabbitmq", int(mq.get("port") or 5672), mq.get("clients") or [])],
-        "cache": caches,
-    }
-
-
-def _sources(values, peers, where):
+def _sources(values, peers, where, known_roles):
     """Addresses from a ``from`` list: addresses as they are, fleet roles via `peers`."""
     if values is None:
         return ["any"]
     out = []
     for value in [values] if isinstance(values, str) else values:
-        for addr in peers(value) if value in FLEET_ROLES else [value]:
+        for addr in peers(value) if value in known_roles else [value]:
             if addr != "any":
                 try:
                     ipaddress.ip_network(addr, strict=False)
@@ -393,11 +383,11 @@ def _sources(values, peers, where):
                     raise CommandExecutionError(
                         f"{where}: {addr!r} is neither an address nor a fleet role"
                     ) from None
-            out.append(normalize_address(addr))
+            out.append(_normalize_address(addr))
     return list(dict.fromkeys(out))
 
 
-def plan(ws, peers, salt_master=False):
+def _plan(ws, peers, salt_master=False):
     """
     The allow rules a box needs, from its settings `ws` (webstack.settings),
     `peers` (a function: role -> addresses) and whether the box runs the
@@ -406,36 +396,45 @@ def plan(ws, peers, salt_master=False):
     - ssh, always: from ``firewall:ssh_sources`` when given, else anywhere;
     - a salt-master's ports (4505, 4506) from anywhere: its minions connect
       in, and would otherwise lose their master;
-    - each fleet role of the box: its service ports, from anyone (balancer;
-      web when the fleet has no balancer) or only from those that use it
-      (web from the balancers; db, queue and cache from the web and worker
-      peers and the service's ``clients``: none on a single box, where those
-      services listen on localhost);
+    - the ports the components of the box declare (their component.yaml
+      ``ports``, in ``facts``): from anyone; or only from the boxes of the
+      fleet roles it names as ``clients`` plus its ``clients`` setting (none
+      on a single box, where those services listen on localhost); or, for a
+      port ``behind`` some roles (web behind the balancers), only from those
+      when the fleet has them and this box is not one of them;
     - ``firewall:rules`` from the pillar.
     """
     fw = ws.get("firewall") or {}
     box_roles = ws.get("roles") or []
-    services = _role_services(ws)
-    ssh_from = _sources(fw.get("ssh_sources") or None, peers, "webstack:firewall:ssh_sources")
+    known = ws.get("known_roles") or []
+    ssh_from = _sources(fw.get("ssh_sources") or None, peers, "webstack:firewall:ssh_sources", known)
     wanted = [("ssh", ssh_port(ws), "tcp", ssh_from)]  # (label, port, proto, sources)
     if salt_master:
         wanted.append(("salt-master", SALT_MASTER_PORTS, "tcp", ["any"]))
-    for role in [r for r in FLEET_ROLES if r in box_roles and r in services]:
-        clients = CLIENTS.get(role)
-        if role == "web" and "balancer" not in box_roles and peers("balancer"):
-            clients = ("balancer",)
-        for label, port, extra in services[role]:
+    for component in ws.get("components") or []:
+        for port in ws["facts"][component]["ports"]:
+            clients = port["clients"]
+            front = [r for r in port["behind"] if r not in box_roles]
+            if clients is None and front and any(peers(r) for r in front):
+                clients = front
             if clients is None:
                 sources = ["any"]
             else:
-                sources = _sources([*clients, *extra], peers, f"the {label} clients")
-            wanted.append((label, port, "tcp", sources))
+                sources = _sources(
+                    [*clients, *port["extra_clients"]], peers, f"the {port['label']} clients", known
+                )
+            wanted.append((port["label"], port["port"], "tcp", sources))
     for i, extra in enumerate(fw.get("rules") or []):
         proto = extra.get("proto", "tcp")
         port = str(extra["port"]).replace(" ", "")
         label = extra.get("comment") or f"{port}/{proto}"
         wanted.append(
-            (label, port, proto, _sources(extra.get("from"), peers, f"webstack:firewall:rules:{i}:from"))
+            (
+                label,
+                port,
+                proto,
+                _sources(extra.get("from"), peers, f"webstack:firewall:rules:{i}:from", known),
+            )
         )
 
     # One rule per (port, proto, source): the first label wins.
@@ -461,7 +460,7 @@ def plan(ws, peers, salt_master=False):
 
 def rules_for(ws=None, peers=None, salt_master=None):
     """
-    The allow rules this box needs (see :func:`plan`). `ws` defaults to
+    The allow rules this box needs (see :func:`_plan`). `ws` defaults to
     ``webstack.settings``; `peers` (role -> addresses) to ``webstack.peers``;
     `salt_master` to whether the salt-master service is enabled here.
 
@@ -483,7 +482,7 @@ def rules_for(ws=None, peers=None, salt_master=None):
 
     if salt_master is None:
         salt_master = _salt_master_enabled()
-    return plan(ws, lookup, salt_master)
+    return _plan(ws, lookup, salt_master)
 
 
 def _salt_master_enabled():
@@ -527,7 +526,7 @@ def added():
 
     CLI Example: ``salt-call ufw.added``
     """
-    return parse_added(_run("show", "added"))
+    return _parse_added(_run("show", "added"))
 
 
 def status(numbered=False):
@@ -538,7 +537,7 @@ def status(numbered=False):
 
     CLI Example: ``salt-call ufw.status numbered=True``
     """
-    return parse_status(_run("status", "numbered" if numbered else "verbose"))
+    return _parse_status(_run("status", "numbered" if numbered else "verbose"))
 
 
 def defaults(path="/etc/default/ufw"):
@@ -548,16 +547,24 @@ def defaults(path="/etc/default/ufw"):
 
     CLI Example: ``salt-call ufw.defaults``
     """
-    return parse_defaults(__salt__["file.read"](path))
+    return _parse_defaults(__salt__["file.read"](path))
 
 
 def add(rule):
-    """Add (or re-comment) a rule given as a dict."""
+    """
+    Add (or re-comment) a rule given as a dict.
+
+    CLI Example: ``salt-call ufw.add '{port: "8443", proto: tcp, comment: "webstack: extra"}'``
+    """
     return _run(*build_args(rule))
 
 
 def delete(rule):
-    """Delete a rule as ``ufw show added`` listed it (both address families)."""
+    """
+    Delete a rule as ``ufw show added`` listed it (both address families).
+
+    CLI Example: ``salt-call ufw.delete '{line: "allow 8443/tcp"}'``
+    """
     words = shlex.split(rule_text(rule))
     if len(words) > 2 and words[-2] == "comment":
         words = words[:-2]  # ufw matches rules without their comment
@@ -565,27 +572,47 @@ def delete(rule):
 
 
 def readd(rule):
-    """Add a rule again as ``ufw show added`` listed it (restores a missing address family)."""
+    """
+    Add a rule again as ``ufw show added`` listed it (restores a missing address family).
+
+    CLI Example: ``salt-call ufw.readd '{line: "allow 8443/tcp comment webstack:"}'``
+    """
     return _run(*shlex.split(rule_text(rule)))
 
 
 def set_ipv6(enabled, path="/etc/default/ufw"):
-    """``IPV6=yes|no`` in /etc/default/ufw (``ufw reload`` applies it to a running firewall)."""
+    """
+    ``IPV6=yes|no`` in /etc/default/ufw (``ufw reload`` applies it to a running firewall).
+
+    CLI Example: ``salt-call ufw.set_ipv6 true``
+    """
     __salt__["file.replace"](
         path, pattern=r"^IPV6=.*$", repl=f"IPV6={'yes' if enabled else 'no'}", append_if_not_found=True
     )
 
 
 def default(direction, policy):
-    """``ufw default POLICY DIRECTION``."""
+    """
+    ``ufw default POLICY DIRECTION``.
+
+    CLI Example: ``salt-call ufw.default incoming deny``
+    """
     return _run("default", policy, direction)
 
 
 def enable():
-    """``ufw --force enable``: load the rules now and at boot."""
+    """
+    ``ufw --force enable``: load the rules now and at boot.
+
+    CLI Example: ``salt-call ufw.enable``
+    """
     return _run("--force", "enable")
 
 
 def reload():
-    """``ufw reload``: reload rules and /etc/default/ufw into the running firewall."""
+    """
+    ``ufw reload``: reload rules and /etc/default/ufw into the running firewall.
+
+    CLI Example: ``salt-call ufw.reload``
+    """
     return _run("reload")

@@ -2,19 +2,24 @@
 The webstack settings: defaults, OS differences and pillar merged into one
 dict, validated before any state runs.
 
-Every role's ``map.jinja`` import calls :func:`settings`, so a bad pillar fails
-the render of the first SLS (and with it the whole run) with messages that name
-the pillar key, before anything on the box changes.
+Every SLS starts by importing ``salt://settings.jinja``, which calls
+:func:`settings`, so a bad pillar fails the render of the first SLS (and with
+it the whole run) with messages that name the pillar key, before anything on
+the box changes.
 
 Where values come from, lowest first:
 
-1. ``salt://<state>/defaults.yaml`` of every state directory named in
-   ``salt://roles.yaml`` (which also maps fleet roles to states)
+1. ``salt://<component>/defaults.yaml`` of every component folder named in
+   ``salt://roles.yaml`` (which maps fleet roles to components)
 2. ``salt://osmap.yaml``: ``os_family``, then ``os``, then ``osfinger`` entries
 3. the ``webstack`` pillar key
 
-Schemas live beside the defaults, in ``salt://<state>/schema.yaml`` (JSON
-Schema written as YAML, checked with the ``jsonschema`` library).
+Schemas live beside the defaults, in ``salt://<component>/schema.yaml`` (JSON
+Schema written as YAML, checked with the ``jsonschema`` library); a
+component that serves TLS gets the ``tls`` defaults and schema of
+``salt://tls.yaml``. What a component is (packages, ports, URLs, ...) is in
+its ``salt://<component>/component.yaml``: :func:`settings` adds what follows
+from those declarations (paths, URLs, TLS files, ``facts``).
 """
 
 import copy
@@ -128,23 +133,45 @@ def _load_yaml(path):
     return salt.utils.yaml.safe_load(text) or {}
 
 
+def _declaration(component, schema):
+    """`component`'s component.yaml, checked against component-schema.yaml."""
+    path = f"{component}/component.yaml"
+    declared = _load_yaml(path)
+    problems = [
+        f"{':'.join(map(str, e.absolute_path)) or 'top'}: {e.message}"
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(declared)
+    ]
+    if problems:
+        raise CommandExecutionError(
+            f"salt://{path} is not a component declaration:\n  " + "\n  ".join(problems)
+        )
+    return declared
+
+
 def _sources():
-    """Roles, defaults, OS map and schemas, read once per run."""
+    """Fleet roles, components' declarations, defaults, OS map and schemas, read once per run."""
     key = "webstack.sources"
     if key not in __context__:
         role_map = _load_yaml("roles.yaml")
-        # Every state directory, in the order a highstate runs them.
-        all_states = list(dict.fromkeys(s for states_ in role_map.values() for s in states_))
-        defaults, schemas = {}, {}
-        for state in all_states:
-            defaults[state] = _load_yaml(f"{state}/defaults.yaml")
-            schemas[state] = _load_yaml(f"{state}/schema.yaml") or {"type": "object"}
+        # Every component, in the order a highstate runs them.
+        components_ = list(dict.fromkeys(c for comps in role_map.values() for c in comps))
+        declared, defaults, schemas = {}, {}, {}
+        declaration_schema = _load_yaml("component-schema.yaml")
+        tls = _load_yaml("tls.yaml")
+        for component in components_:
+            declared[component] = _declaration(component, declaration_schema)
+            defaults[component] = _load_yaml(f"{component}/defaults.yaml")
+            schemas[component] = _load_yaml(f"{component}/schema.yaml") or {"type": "object"}
+            if "tls" in declared[component]:
+                defaults[component]["tls"] = copy.deepcopy(tls["defaults"])
+                schemas[component].setdefault("properties", {})["tls"] = tls["schema"]
         top = _load_yaml("defaults.yaml")
         top_schemas = _load_yaml("schema.yaml")
         __context__[key] = {
             "common": role_map.pop("common", []),
             "roles": role_map,
-            "states": all_states,
+            "components": components_,
+            "declared": declared,
             "defaults": dict(top, **defaults),
             "schema": {
                 "type": "object",
@@ -231,18 +258,28 @@ def roles(grains=None, pillar=None):
     return found
 
 
-def states(roles_=None):
+def components(roles_=None):
     """
-    The state directories this minion applies (as top.sls picks them), in
-    run order.
+    The components this minion applies (as top.sls picks them from its fleet
+    roles), in run order.
 
-    CLI Example: ``salt-call webstack.states``
+    CLI Example: ``salt-call webstack.components``
     """
     src = _sources()
     wanted = set(src["common"])
     for role in roles() if roles_ is None else roles_:
         wanted.update(src["roles"].get(role, ()))
-    return [state for state in src["states"] if state in wanted]
+    return [component for component in src["components"] if component in wanted]
+
+
+def declarations():
+    """
+    What every component declares in its ``component.yaml`` (packages,
+    ports, URLs, ...), by component, in run order.
+
+    CLI Example: ``salt-call webstack.declarations``
+    """
+    return copy.deepcopy(_sources()["declared"])
 
 
 def validate(pillar=None, grains=None):
@@ -278,13 +315,16 @@ def validate(pillar=None, grains=None):
     errors += _validate_sections(_strip_required(src["schema"]), raw, checker)
     if errors:
         return errors
-    # ... and required keys in the sections this box applies, or that a state
-    # it applies needs (the section schema's `x-required-by`), after defaults.
+    # ... and required keys in the sections this box applies, or that a
+    # component it applies needs (the section schema's `x-required-by`),
+    # after defaults.
     merged = _merge(src, grains, raw)
-    box_states = set(states(box_roles))
+    box_components = set(components(box_roles))
     props = src["schema"]["properties"]
-    applied = box_states | set(SHARED_SECTIONS)
-    applied |= {name for name, schema in props.items() if box_states & set(schema.get("x-required-by", ()))}
+    applied = box_components | set(SHARED_SECTIONS)
+    applied |= {
+        name for name, schema in props.items() if box_components & set(schema.get("x-required-by", ()))
+    }
     for section in sorted(applied & set(props)):
         schema = {"type": "object", "properties": {section: props[section]}}
         errors += _validate_sections(schema, {section: merged.get(section, {})}, checker)
@@ -301,8 +341,9 @@ def _merge(src, grains, raw):
 
 def settings():
     """
-    The validated, merged settings of every state. Raises with every problem
-    found, one line per pillar key, when the pillar is bad.
+    The validated, merged settings of every component, with what follows
+    from them (see the components' ``component.yaml``). Raises with every
+    problem found, one line per pillar key, when the pillar is bad.
 
     CLI Example: ``salt-call webstack.settings``
     """
@@ -313,73 +354,236 @@ def settings():
         errors = validate()
         if errors:
             raise CommandExecutionError("Invalid pillar, nothing was changed:\n  " + "\n  ".join(errors))
-        merged = _merge(_sources(), __grains__, raw)
+        src = _sources()
+        merged = _merge(src, __grains__, raw)
         merged["roles"] = roles()
-        merged["states"] = states(merged["roles"])
-        _derive(merged)
+        merged["known_roles"] = list(src["roles"])
+        merged["components"] = components(merged["roles"])
+        _derive(merged, src)
         __context__[key] = merged
     return copy.deepcopy(__context__[key])
 
 
-def _derive(ws):
-    """Values that follow from others unless the pillar sets them."""
+# -- what follows from the settings ------------------------------------------------
+
+_REF = re.compile(r"\{([A-Za-z0-9_.]+)\}")
+
+
+def _lookup(path, ws, section):
+    """A setting by dotted path: in `section` first, else in `ws`."""
+    for root in (section, ws):
+        node, found = root, True
+        for part in path.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                found = False
+                break
+        if found:
+            return node
+    raise CommandExecutionError(f"webstack: no setting {path!r} (in a component.yaml)")
+
+
+def _fill(template, ws, section):
+    """
+    `template` with its ``{ref}``s filled in from the settings (see
+    component-schema.yaml): lists item by item; a string that is only a
+    ``{ref}`` is that setting as it is; elsewhere lists are joined with commas.
+    """
+    if isinstance(template, list):
+        out = []
+        for item in template:
+            value = _fill(item, ws, section)
+            out += value if isinstance(value, list) else [value]
+        return out
+    if not isinstance(template, str):
+        return template
+    whole = _REF.fullmatch(template)
+    if whole:
+        return _lookup(whole.group(1), ws, section)
+
+    def text(match):
+        value = _lookup(match.group(1), ws, section)
+        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return _REF.sub(text, template)
+
+
+def _holds(when, ws, section):
+    """Whether the setting `when` (a dotted path, as a ``{ref}`` reads it; none: always) is true."""
+    if not when:
+        return True
+    try:
+        return bool(_lookup(when, ws, section))
+    except CommandExecutionError:
+        return False
+
+
+def _url(template, values, host):
+    """
+    A URL from `template` (component.yaml ``urls``): ``{host}`` as a URL
+    writes it, every other value quoted; a ``[...]`` part only when a value
+    in it is set.
+    """
+
+    def value(match):
+        name = match.group(1)
+        if name == "host":
+            return _url_host(host)
+        return quote(str(values.get(name) or ""), safe="")
+
+    def optional(match):
+        part = match.group(1)
+        return _REF.sub(value, part) if any(values.get(n) for n in _REF.findall(part)) else ""
+
+    return _REF.sub(value, re.sub(r"\[([^\]]*)\]", optional, template))
+
+
+def _tls(tls, layout, names):
+    """
+    What a TLS-serving component serves (its settings' ``tls``, its
+    component.yaml ``tls``): ``source`` (off, pillar or self_signed), the
+    certificate's directory (``dir``) and files, relative to the component's
+    ``base`` directory (``files``) and absolute (``paths``), those no longer in use
+    (``unused``, ``unused_paths``), and the names a self-signed certificate
+    carries (``names``, ``common_name``: the first that is not a wildcard).
+    """
+    if not tls.get("enabled"):
+        source = "off"
+    elif tls.get("certificate"):
+        source = "pillar"
+    else:
+        source = "self_signed"
+    base = layout["base"]
+    every = {
+        (src, kind): f"{layout['dir']}/{name}"
+        for src, kinds in layout["files"].items()
+        for kind, name in kinds.items()
+        # The chain has a file of its own only when the pillar gives one.
+        if not (src == "pillar" and kind == "chain" and not tls.get("chain"))
+    }
+    files = {kind: path for (src, kind), path in every.items() if src == source}
+    unused = [
+        path
+        for path in dict.fromkeys(
+            f"{layout['dir']}/{n}" for k in layout["files"].values() for n in k.values()
+        )
+        if path not in files.values()
+    ]
+    exact = [n for n in names if not str(n).startswith("*.")]
+    return dict(
+        tls,
+        source=source,
+        base=base,
+        dir=f"{base}/{layout['dir']}",
+        files=files,
+        paths={kind: f"{base}/{path}" for kind, path in files.items()},
+        unused=unused,
+        unused_paths=[f"{base}/{path}" for path in unused],
+        names=list(names),
+        common_name=(exact or list(names))[0],
+    )
+
+
+def _derive(ws, src):
+    """What follows from the settings, unless the pillar sets it (see each component.yaml)."""
     project = ws["project"]
     name = project["name"]
     project["user"] = project.get("user") or name
     project["group"] = project.get("group") or project["user"]
     project["root"] = project.get("root") or f"/srv/{name}"
-    # nginx believes X-Forwarded-For/-Proto from the fleet's balancers only.
-    nginx = ws.setdefault("nginx", {})
-    if nginx.get("trusted_proxies") is None:
-        nginx["trusted_proxies"] = peers("balancer")
-    # The WSGI app gunicorn serves: Django's startproject layout by default.
-    app = ws.setdefault("app", {})
-    app["wsgi"] = app.get("wsgi") or f"{name}.wsgi:application"
+    # The names the site answers to: Django's ALLOWED_HOSTS (localhost: the
+    # health check), and nginx's server names (without domains: this box's).
+    project["hosts"] = [*project["domains"], "localhost"]
+    project["server_names"] = list(project["domains"]) or [__grains__.get("fqdn") or "localhost"]
 
-    # Where the app finds its database and broker: this box when it holds the
-    # role, else the first peer holding it (pillar webstack:peers or the mine).
-    services = {"postgresql": ("db", "database"), "rabbitmq": ("queue", "vhost")}
-    for section, (role, own) in services.items():
-        conf = ws.setdefault(section, {})
-        conf["user"] = conf.get("user") or name
-        conf[own] = conf.get(own) or name
-        if not conf.get("host"):
-            remote = [] if role in ws["roles"] else peers(role)
-            conf["host"] = remote[0] if remote else "127.0.0.1"
+    looked_up = {}
 
-    pg, mq = ws["postgresql"], ws["rabbitmq"]
-    ws["urls"] = {
-        "database": "postgresql://{}:{}@{}:{}/{}".format(
-            quote(pg["user"], safe=""),
-            quote(pg.get("password") or "", safe=""),
-            _url_host(pg["host"]),
-            pg.get("port", 5432),
-            quote(pg["database"], safe=""),
-        ),
-        "broker": "amqp://{}:{}@{}:{}/{}".format(
-            quote(mq["user"], safe=""),
-            quote(mq.get("password") or "", safe=""),
-            _url_host(mq["host"]),
-            mq.get("port", 5672),
-            quote(mq["vhost"], safe=""),
-        ),
-    }
+    def peers_of(role):
+        if role not in looked_up:
+            looked_up[role] = peers(role)
+        return looked_up[role]
 
-    # The caches the cache role runs (this box, else the first cache peer):
-    # memcached as host:port (Django's LOCATION), redis as a URL; None when
-    # disabled or when no box holds the cache role.
-    cache = ws.setdefault("cache", {})
-    remote = [] if "cache" in ws["roles"] else peers("cache")
-    host = "127.0.0.1" if "cache" in ws["roles"] else (_url_host(remote[0]) if remote else None)
-    mc, rd = cache.get("memcached") or {}, cache.get("redis") or {}
-    ws["urls"]["memcached"] = f"{host}:{mc.get('port', 11211)}" if host and mc.get("enabled") else None
-    ws["urls"]["redis"] = (
-        "redis://{}{}:{}/0".format(
-            f":{quote(rd['password'], safe='')}@" if rd.get("password") else "", host, rd.get("port", 6379)
-        )
-        if host and rd.get("enabled")
-        else None
-    )
+    here = set(ws["components"])
+    ws["urls"], ws["exports"], ws["after"] = {}, {}, {}
+    for component, decl in src["declared"].items():
+        conf = ws.setdefault(component, {})
+        for key in decl.get("fill", ()):
+            conf[key] = _fill(conf[key], ws, conf)
+        for key, template in (decl.get("derived") or {}).items():
+            if not conf.get(key):
+                conf[key] = _fill(template, ws, conf)
+        for key, role in (decl.get("peers_default") or {}).items():
+            if conf.get(key) is None:
+                conf[key] = peers_of(role)
+        if "tls" in decl:
+            conf["tls"] = _tls(conf["tls"], decl["tls"], project["server_names"])
+        if decl.get("urls"):
+            # Where the app finds it: this box when it applies the component,
+            # else the first box of a fleet role that holds it.
+            if not conf.get("host") and component in here:
+                conf["host"] = "127.0.0.1"
+            elif not conf.get("host"):
+                holders = [role for role, comps in src["roles"].items() if component in comps]
+                remote = [a for role in holders for a in peers_of(role)]
+                conf["host"] = remote[0] if remote else decl.get("host_fallback")
+            for url_name, url in decl["urls"].items():
+                values = conf.get(url["settings"], {}) if url.get("settings") else conf
+                ok = conf["host"] and _holds(url.get("when"), ws, values)
+                ws["urls"][url_name] = _url(url["format"], values, conf["host"]) if ok else None
+                if url.get("env") and ws["urls"][url_name] is not None:
+                    ws["exports"][url["env"]] = ws["urls"][url_name]
+        for var, template in (decl.get("env") or {}).items():
+            value = _fill(template, ws, conf)
+            ws["exports"][var] = ",".join(map(str, value)) if isinstance(value, list) else value
+
+    # Each component's packages and ports (and logs it follows), as this
+    # box's settings make them.
+    ws["facts"] = {}
+    for component, decl in src["declared"].items():
+        conf = ws[component]
+        ws["facts"][component] = {
+            "packages": [
+                {
+                    "names": _fill(p["names"], ws, conf),
+                    "daemons": [str(d) for d in _fill(p.get("daemons", []), ws, conf)],
+                }
+                for p in decl.get("packages", ())
+                if _holds(p.get("when"), ws, conf)
+            ],
+            "ports": [
+                {
+                    "label": port["label"],
+                    "port": str(_fill(port["port"], ws, conf)),
+                    "clients": port.get("clients"),
+                    "extra_clients": list(conf.get("clients") or []) if port.get("clients") else [],
+                    "behind": port.get("behind") or [],
+                }
+                for port in decl.get("ports", ())
+                if _holds(port.get("when"), ws, conf)
+            ],
+            "follows": decl.get("follows") or {},
+        }
+
+    # What the components of this box serve, where and to whom; and what
+    # they wait for.
+    for component in ws["components"]:
+        decl, conf = src["declared"][component], ws[component]
+        client_roles = [r for port in decl.get("ports", ()) for r in port.get("clients", ())]
+        if client_roles:
+            conf["client_addresses"] = __salt__["datatier.clients"](
+                conf.get("clients"), list(dict.fromkeys(client_roles))
+            )
+            conf["listen_addresses"] = __salt__["datatier.listen_addresses"](
+                conf["client_addresses"], conf.get("listen_addresses")
+            )
+        ws["after"][component] = [
+            after["sls"]
+            for after in decl.get("after", ())
+            if after["sls"].split(".")[0] in here and _holds(after.get("when"), ws, conf)
+        ]
+        if decl.get("derive"):
+            conf.update(__salt__[decl["derive"]](conf))
 
 
 def _url_host(host):

@@ -1,6 +1,6 @@
 """
 What the logging role forwards and how, worked out once from the settings for
-the SLS files and templates of ``salt://logging``.
+the SLS files and templates of the logging component (``salt://logging``).
 
 CLI Example: ``salt-call webstack_logging.forwarding``
 """
@@ -32,8 +32,9 @@ def forwarding(ws=None):
     - ``host``, ``port``, ``peers`` (names the certificate must carry: the
       pillar's ``permitted_peers``, else the host), ``ca`` (PEM text or
       None), ``ca_file`` (the CA file rsyslog trusts), ``max_disk_space``;
-    - ``inputs``: the log files followed ({path, tag, severity}): nginx's when
-      the box applies nginx, then the pillar's, each path once;
+    - ``inputs``: the log files followed ({path, tag, severity}): those of
+      the box's other components (``follows`` in logging's component.yaml:
+      nginx's), then the pillar's, each path once;
     - ``reads``: files and directories rsyslogd must be allowed to read (for
       AppArmor), those its profile doesn't already allow.
 
@@ -46,9 +47,11 @@ def forwarding(ws=None):
     if not out["enabled"]:
         return out
 
-    files = list(conf["files"])
-    if "nginx" in ws.get("states", []):
-        files = list(conf["nginx_files"]) + files
+    # Logs of the other components of the box first (this component's
+    # `follows`: their key in this section), then the pillar's.
+    follows = ws["facts"]["logging"]["follows"]
+    files = [f for c, key in follows.items() if c in ws.get("components", []) for f in conf[key]]
+    files += list(conf["files"])
     inputs, seen = [], set()
     for entry in files:
         if entry["path"] not in seen:

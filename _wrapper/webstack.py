@@ -1,7 +1,7 @@
 """
 ``webstack.*`` for salt-ssh: the functions of ``_modules/webstack.py``, run
-on the salt-ssh host while it renders the states for a target (every SLS's
-``map.jinja`` calls ``webstack.settings``), with the target's grains and the
+on the salt-ssh host while it renders the states for a target (every SLS
+imports ``settings.jinja``, which calls ``webstack.settings``), with the target's grains and the
 pillar compiled for it.
 
 Loaded through ``module_dirs`` in etc/salt/master.d/webstack.conf (salt-ssh

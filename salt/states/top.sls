@@ -1,15 +1,16 @@
-{#- Every box gets the common states, plus the states of each fleet role it
-    holds (roles.yaml). Each role's map.jinja validates the pillar first. #}
+{#- Every box gets the common components, plus the components of each fleet
+    role it holds (roles.yaml, which also says the run order). The first SLS
+    rendered validates the pillar (settings.jinja). #}
 {%- import_yaml "roles.yaml" as roles %}
 base:
   '*':
-{%- for state in roles.common %}
-    - {{ state }}
+{%- for component in roles.common %}
+    - {{ component }}
 {%- endfor %}
-{%- for role, states in roles.items() if role != 'common' %}
+{%- for role, components in roles.items() if role != 'common' %}
   'G@roles:{{ role }} or I@webstack:roles:{{ role }}':
     - match: compound
-  {%- for state in states %}
-    - {{ state }}
+  {%- for component in components %}
+    - {{ component }}
   {%- endfor %}
 {%- endfor %}

@@ -32,13 +32,18 @@ def test_clients_are_web_and_worker_peers_plus_the_pillars(datatier):
     dt = datatier(
         peers={"web": ["10.0.0.11", "10.0.0.10"], "worker": ["10.0.0.12", "10.0.0.10"], "db": ["10.9.9.9"]}
     )
-    assert dt("clients", ["192.168.5.0/24"]) == ["10.0.0.10", "10.0.0.11", "10.0.0.12", "192.168.5.0/24"]
+    assert dt("clients", ["192.168.5.0/24"], roles=["web", "worker"]) == [
+        "10.0.0.10",
+        "10.0.0.11",
+        "10.0.0.12",
+        "192.168.5.0/24",
+    ]
 
 
 def test_a_box_is_not_its_own_client(datatier):
     # The demo box holds web and db: its own address among the web peers.
     dt = datatier(peers={"web": ["10.0.0.20"]}, own=["10.0.0.20"])
-    assert dt("clients") == []
+    assert dt("clients", roles=["web", "worker"]) == []
 
 
 def test_no_clients_means_loopback_only(datatier):

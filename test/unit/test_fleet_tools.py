@@ -93,13 +93,13 @@ def test_master_serves_this_tree_and_the_fleet_dropin_adds_its_pillar():
     }
 
 
-def test_salt_ssh_ships_every_state_directory():
+def test_salt_ssh_ships_every_component_and_shared_file():
     """extra_filerefs: the files our templates read on a salt-ssh target."""
     roles = yaml.safe_load((REPO / "salt/states/roles.yaml").read_text())
-    states = {state for states in roles.values() for state in states}
-    shared = {"map.jinja", "roles.yaml", "defaults.yaml", "schema.yaml", "osmap.yaml"}
+    components = {component for components in roles.values() for component in components}
+    shared = {p.name for p in (REPO / "salt/states").iterdir() if p.is_file() and p.name != "top.sls"}
     refs = {ref.removeprefix("salt://") for ref in MASTER_CONF["extra_filerefs"]}
-    assert refs == states | shared
+    assert refs == components | shared
     assert MASTER_CONF["module_dirs"] == ["/opt/webstack"]
     assert (REPO / "_wrapper" / "webstack.py").is_file()
 
@@ -189,7 +189,7 @@ def test_ssh_wrapper_gives_the_settings_from_the_salt_ssh_hosts_files(tmp_path):
     wrappers = salt.loader.ssh_wrapper(opts, {"mine.get": lambda *a, **k: mined.append(a) or {}}, {})
     ws = wrappers["webstack.settings"]()
     assert ws["roles"] == ["balancer"]
-    assert ws["states"] == ["base", "users", "ssh", "firewall", "logging", "balancer"]
+    assert ws["components"] == ["base", "users", "ssh", "firewall", "logging", "balancer"]
     assert ws["balancer"]["backend_port"] == 80 and ws["project"]["root"] == "/srv/shop"
     # Peers not in the pillar come from (salt-ssh's) mine.
     assert ("roles:db", "network.ip_addrs") in mined

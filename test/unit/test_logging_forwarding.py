@@ -14,6 +14,7 @@ from tools.dockerbox import REPO
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBizCCATGgAwIBAgIUe0uKCIGn3cpP=\n-----END CERTIFICATE-----\n"
 DEFAULTS = yaml.safe_load((REPO / "salt/states/logging/defaults.yaml").read_text())
+FOLLOWS = yaml.safe_load((REPO / "salt/states/logging/component.yaml").read_text())["follows"]
 TEMPLATE = REPO / "salt/states/logging/files/remote.conf.jinja"
 CONFIG_ID = "logging-rsyslog-forwards-everything-to-the-remote-over-tls"
 PAPERTRAIL = {"host": "logs7.papertrailapp.com", "port": 31415, "permitted_peers": ["*.papertrailapp.com"]}
@@ -23,12 +24,12 @@ def pillar(**logging):
     return with_settings(load_pillar("minimal"), logging=logging)
 
 
-def settings(states=(), **logging):
+def settings(components=(), **logging):
     """The `ws` forwarding() reads: the role's defaults under `logging`."""
     conf = copy.deepcopy(DEFAULTS)
     for key, value in logging.items():
         conf[key] = {**conf[key], **value} if isinstance(value, dict) else value
-    return {"logging": conf, "states": list(states)}
+    return {"logging": conf, "components": list(components), "facts": {"logging": {"follows": FOLLOWS}}}
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_bad_pillar_names_the_key(loader, logging, key):
 
 
 def test_no_remote_host_forwards_nothing(forwarding):
-    fwd = forwarding(settings(states=["nginx"]))
+    fwd = forwarding(settings(components=["nginx"]))
     assert fwd == {"enabled": False, "config": fwd["config"], "ca_path": fwd["ca_path"]}
     assert fwd["config"].startswith("/etc/rsyslog.d/") and fwd["config"].endswith(".conf")
 
@@ -124,21 +125,21 @@ def test_nginx_logs_are_followed_only_where_nginx_runs(forwarding):
         {"path": "/srv/shop/log/app.log", "tag": "shop"},
         {"path": "/var/log/nginx/access.log", "tag": "again"},  # listed twice: followed once
     ]
-    web = forwarding(settings(states=["base", "logging", "nginx"], remote=PAPERTRAIL, files=files))
+    web = forwarding(settings(components=["base", "logging", "nginx"], remote=PAPERTRAIL, files=files))
     assert [(i["path"], i["tag"], i["severity"]) for i in web["inputs"]] == [
         ("/var/log/nginx/access.log", "nginx-access", "info"),
         ("/var/log/nginx/error.log", "nginx-error", "error"),
         ("/srv/shop/log/app.log", "shop", None),
     ]
-    worker = forwarding(settings(states=["base", "logging", "app"], remote=PAPERTRAIL, files=files))
+    worker = forwarding(settings(components=["base", "logging", "app"], remote=PAPERTRAIL, files=files))
     assert [i["path"] for i in worker["inputs"]] == ["/srv/shop/log/app.log", "/var/log/nginx/access.log"]
 
 
 def test_reads_are_what_the_apparmor_profile_does_not_cover(forwarding):
     files = [{"path": "/srv/shop/log/*.log", "tag": "shop"}]
-    fwd = forwarding(settings(states=["nginx"], remote=PAPERTRAIL, files=files))
+    fwd = forwarding(settings(components=["nginx"], remote=PAPERTRAIL, files=files))
     assert fwd["reads"] == ["/etc/ssl/certs/ca-certificates.crt", "/srv/shop/log/", "/srv/shop/log/*.log"]
-    fwd = forwarding(settings(states=["nginx"], remote={**PAPERTRAIL, "ca": CA}))
+    fwd = forwarding(settings(components=["nginx"], remote={**PAPERTRAIL, "ca": CA}))
     assert fwd["reads"] == []  # its own CA and /var/log are in the profile
 
 
@@ -244,7 +245,7 @@ def test_the_configuration_forwards_over_tls_checking_the_name(forwarding):
 
 def test_the_configuration_follows_files_into_the_forwarding_only(forwarding):
     files = [{"path": "/srv/shop/log/app.log", "tag": "shop"}]
-    text = rsyslog_conf(forwarding(settings(states=["nginx"], remote=PAPERTRAIL, files=files)))
+    text = rsyslog_conf(forwarding(settings(components=["nginx"], remote=PAPERTRAIL, files=files)))
     assert 'module(load="imfile" statefile.directory="/var/spool/rsyslog")' in text
     inputs = [line for line in text.splitlines() if line.startswith("input(")]
     assert inputs == [

@@ -21,7 +21,18 @@ def ufw(tmp_path_factory):
 
     opts = minion_opts(tmp_path_factory.mktemp("ufw"))
     mods = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts), context={})
-    return {name.split(".", 1)[1]: mods[name] for name in mods if name.startswith("ufw.")}
+    public = {name.split(".", 1)[1]: mods[name] for name in mods if name.startswith("ufw.")}
+    # The pure helpers too (private: `salt-call sys.doc ufw` lists what an
+    # operator calls), by their names without the underscore.
+    module = public["rules_for"].__globals__
+    private = {
+        name[1:]: fn
+        for name, fn in module.items()
+        if name.startswith("_")
+        and not name.startswith("__")
+        and getattr(fn, "__module__", None) == module["__name__"]
+    }
+    return {**private, **public}
 
 
 def subset(rule, **fields):
@@ -266,16 +277,31 @@ def test_ssh_access_checks(ufw):
 # -- the rules of a box ------------------------------------------------------------
 
 
+SECRETS = {"postgresql": {"password": "db-secret-1"}, "rabbitmq": {"password": "mq-secret-1"}}
+
+
 def settings(roles, **sections):
-    tls = {"tls": {"enabled": True}}
-    return {
-        "roles": roles,
-        "postgresql": {"port": 5432},
-        "rabbitmq": {},
-        "nginx": tls,
-        "balancer": tls,
-        **sections,
+    """
+    The webstack settings (webstack.settings, with the components'
+    declarations) of a box holding `roles`, TLS on, with these pillar
+    sections; no peers in the mine, a route to every client.
+    """
+    import tempfile
+
+    import salt.loader
+    from conftest import HOST_GRAINS, OS_GRAINS, minion_opts, with_settings
+
+    tls = {"tls": {"enabled": True, "self_signed": True}}
+    base = {
+        "webstack": {"project": {"name": "shop", "domains": ["shop.example.com"]}, "roles": roles, **SECRETS}
     }
+    pillar = with_settings(with_settings(base, nginx=tls, balancer=tls), **sections)
+    opts = minion_opts(Path(tempfile.mkdtemp(prefix="ufw-settings-")))
+    opts.update(pillar=pillar, grains={**HOST_GRAINS, **OS_GRAINS["debian-12"], "roles": []})
+    mods = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts), context={})
+    mods["mine.get"] = lambda *a, **kw: {}
+    mods["network.get_route"] = lambda ip: {"destination": ip, "source": "10.0.0.1"}
+    return mods["webstack.settings"]()
 
 
 def brief(rules):
@@ -324,8 +350,8 @@ def test_db_queue_cache_only_from_web_and_worker_peers(ufw):
     assert got == (
         [("22", "tcp", "any", "webstack: ssh")]
         + [("5433", "tcp", s, "webstack: postgresql") for s in sources]
-        + [("5673", "tcp", s, "webstack: rabbitmq") for s in sources]
         + [("6380", "tcp", s, "webstack: redis") for s in sources]
+        + [("5673", "tcp", s, "webstack: rabbitmq") for s in sources]
     )
 
 
@@ -336,7 +362,8 @@ def test_service_clients_are_let_in_too_even_on_a_single_box(ufw):
         cache={"clients": ["10.6.0.7"], "memcached": {"enabled": True}, "redis": {"enabled": True}},
     )
     got = brief(ufw["rules_for"](ws, peers={}, salt_master=False))
-    assert got[3:] == [
+    # In run order: ssh, then postgresql and cache (before nginx's http, https).
+    assert got[1:4] == [
         ("5432", "tcp", "10.5.0.0/24", "webstack: postgresql"),
         ("11211", "tcp", "10.6.0.7", "webstack: memcached"),
         ("6379", "tcp", "10.6.0.7", "webstack: redis"),

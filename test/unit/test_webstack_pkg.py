@@ -21,7 +21,7 @@ def test_the_demo_box_gets_every_roles_packages_once_in_state_order(pkg):
     mods = pkg()
     everything = mods["webstack_pkg.packages"]()
     assert len(everything) == len(set(everything))
-    first = mods["webstack_pkg.packages"](states=["base", "users", "ssh"])
+    first = mods["webstack_pkg.packages"](components=["base", "users", "ssh"])
     rest = mods["webstack_pkg.packages"](exclude=["base", "users", "ssh"])
     assert first[-2:] == ["sudo", "openssh-server"]
     for wanted in ("postgresql-15", "rabbitmq-server", "redis-server", "nginx", "supervisor", "ufw"):
@@ -31,8 +31,8 @@ def test_the_demo_box_gets_every_roles_packages_once_in_state_order(pkg):
 
 def test_only_the_caches_enabled_are_installed(pkg):
     redis_only = with_settings(load_pillar("demo"), cache={"memcached": {"enabled": False}})
-    assert pkg(redis_only)["webstack_pkg.packages"](states=["cache"]) == ["redis-server"]
-    assert pkg()["webstack_pkg.packages"](states=["cache"]) == ["memcached", "redis-server"]
+    assert pkg(redis_only)["webstack_pkg.packages"](components=["cache"]) == ["redis-server"]
+    assert pkg()["webstack_pkg.packages"](components=["cache"]) == ["memcached", "redis-server"]
 
 
 @pytest.mark.parametrize(
@@ -48,12 +48,12 @@ def test_package_names_follow_the_release(pkg, grains, postgres, venv):
 
 
 def test_tls_forwarding_brings_rsyslogs_tls_driver(pkg):
-    plain = pkg()["webstack_pkg.packages"](states=["logging"])
+    plain = pkg()["webstack_pkg.packages"](components=["logging"])
     remote = with_settings(
         load_pillar("demo"), logging={"remote": {"host": "logs.example.com", "port": 6514}}
     )
     assert plain == ["rsyslog"]
-    assert pkg(remote)["webstack_pkg.packages"](states=["logging"]) == [
+    assert pkg(remote)["webstack_pkg.packages"](components=["logging"]) == [
         "rsyslog",
         "rsyslog-gnutls",
         "ca-certificates",
@@ -71,8 +71,8 @@ def test_daemons_held_back_are_those_our_roles_start(pkg):
 
 
 def test_an_unknown_state_is_an_error(pkg):
-    with pytest.raises(Exception, match="no package list for the state 'mail'"):
-        pkg()["webstack_pkg.packages"](states=["mail"])
+    with pytest.raises(Exception, match="no package list for the component 'mail'"):
+        pkg()["webstack_pkg.packages"](components=["mail"])
 
 
 # -- the states ---------------------------------------------------------------

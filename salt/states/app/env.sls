@@ -1,15 +1,10 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {%- set p = ws.project %}
-{#- Derived settings, then the pillar's env, then its secrets (the state
-    merges those last, and never shows a value). #}
-{%- set env = {
-    'ALLOWED_HOSTS': (p.domains + ['localhost']) | join(','),
-    'DATABASE_URL': ws.urls.database,
-    'CELERY_BROKER_URL': ws.urls.broker,
-    'STATIC_ROOT': p.root ~ '/shared/static',
-    'MEDIA_ROOT': p.root ~ '/shared/media',
-    'LOG_DIR': p.root ~ '/shared/log',
-} %}
+{#- What the components export (their component.yaml `env` and `urls`:
+    DATABASE_URL, CELERY_BROKER_URL, STATIC_ROOT, ...), then the pillar's
+    env, then its secrets (the state merges those last, and never shows a
+    value). #}
+{%- set env = dict(ws.exports) %}
 {%- do env.update(ws.app.env) %}
 include:
   - app.layout

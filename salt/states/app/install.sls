@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 
 app-python-venv-and-git-are-installed:
   pkg.installed:

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {%- set p = ws.project %}
 {#- The project user and its root come from the users role. #}
 include:
@@ -21,17 +21,17 @@ app-code-directories-belong-to-root:
 app-shared-directories-belong-to-the-project-user:
   file.directory:
     - names:
-      - {{ p.root }}/shared
-      - {{ p.root }}/shared/static
-      - {{ p.root }}/shared/media
-      - {{ p.root }}/shared/log
+      - {{ ws.app.shared_dir }}
+      - {{ ws.app.shared_dir }}/static
+      - {{ ws.app.shared_dir }}/media
+      - {{ ws.app.shared_dir }}/log
     - user: {{ p.user }}
     - group: {{ p.group }}
     - mode: '0755'
     - require:
       - file: users-project-root-belongs-to-the-project-user
 
-{#- /run/<name> holds gunicorn's socket. The directory is the gate: only
+{#- The run directory (/run/<name>) holds gunicorn's socket. The directory is the gate: only
     the project user and www-data (nginx) get in; the socket inside is open
     to whoever reaches it (gunicorn --umask 000: gunicorn gives the socket
     its own group, so the socket's mode can't be the gate). #}
@@ -40,7 +40,7 @@ app-runtime-directory-is-made-at-boot:
     - name: /etc/tmpfiles.d/{{ p.name }}.conf
     - contents: |
         # Managed by Salt (webstack app role): gunicorn's socket lives here.
-        d /run/{{ p.name }} 0750 {{ p.user }} www-data -
+        d {{ ws.app.run_dir }} 0750 {{ p.user }} www-data -
     - user: root
     - group: root
     - mode: '0644'
@@ -49,7 +49,7 @@ app-runtime-directory-is-made-at-boot:
 
 app-runtime-directory-exists:
   file.directory:
-    - name: /run/{{ p.name }}
+    - name: {{ ws.app.run_dir }}
     - user: {{ p.user }}
     - group: www-data
     - mode: '0750'

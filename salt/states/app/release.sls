@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {%- set p = ws.project %}
 {%- set app = ws.app %}
 include:
@@ -36,9 +36,9 @@ app-release-is-live:
     - collectstatic: {{ app.django.collectstatic }}
     - manage: {{ app.django.manage | tojson }}
     - health_check: {{ app.health_check | tojson }}
-    - health_host: {{ (p.domains + ['localhost']) | first }}
+    - health_host: {{ p.hosts | first }}
     - health_timeout: {{ app.health_timeout }}
-    - socket_dir: /run/{{ p.name }}
+    - socket_dir: {{ app.run_dir }}
     - keep: {{ app.keep_releases }}
     - require:
       - pkg: app-python-venv-and-git-are-installed

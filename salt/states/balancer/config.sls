@@ -1,5 +1,5 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "balancer/vars.jinja" import tls_source, tls_files with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set tls = ws.balancer.tls %}
 include:
   - balancer.install
   - balancer.tls
@@ -17,20 +17,18 @@ balancer-config-is-checked-then-installed:
     - check_cmd: haproxy -c -f
     - require:
       - pkg: balancer-haproxy-is-installed
-{%- if tls_source == 'pillar' %}
+{%- if tls.source == 'pillar' %}
       - file: balancer-certificate-and-key-are-checked-then-installed
-{%- elif tls_source == 'self_signed' %}
+{%- elif tls.source == 'self_signed' %}
       - x509: balancer-self-signed-certificate-names-the-site
 {%- endif %}
 {#- Certificates and keys of a TLS source no longer in use, once haproxy.cfg
     stopped naming them. #}
-{%- for source, paths in tls_files.items() if source != tls_source %}
-  {%- for path in paths.values() %}
+{%- for path in tls.unused_paths %}
 
 balancer-unused-tls-file-{{ path }}-is-removed:
   file.absent:
     - name: {{ path }}
     - require:
       - file: balancer-config-is-checked-then-installed
-  {%- endfor %}
 {%- endfor %}

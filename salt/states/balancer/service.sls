@@ -1,5 +1,5 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "balancer/vars.jinja" import tls_source with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set tls = ws.balancer.tls %}
 include:
   - balancer.config
 
@@ -14,9 +14,9 @@ balancer-haproxy-runs-and-reloads-on-changes:
       - pkg: balancer-haproxy-is-installed
     - watch:
       - file: balancer-config-is-checked-then-installed
-{%- if tls_source == 'pillar' %}
+{%- if tls.source == 'pillar' %}
       - file: balancer-certificate-and-key-are-checked-then-installed
-{%- elif tls_source == 'self_signed' %}
+{%- elif tls.source == 'self_signed' %}
       - x509: balancer-self-signed-key-exists
       - x509: balancer-self-signed-certificate-names-the-site
 {%- endif %}

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- A container's host name is set from outside (docker run --hostname) and
     can't change inside; its runtime also writes /etc/hosts, naming the box,
     at every start (an entry of ours would be gone after a restart). #}

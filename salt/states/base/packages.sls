@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- One apt run for the base set, the site's extras and what the users and
     ssh roles need (they include this file and require it); every other
     state's packages follow in one more (base.role_packages), so a new box

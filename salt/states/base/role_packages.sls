@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- The packages of every other state this box applies, in one apt run after
     base.packages (with their Recommends, as each role's own pkg.installed,
     which then has nothing left to do). Once the system locale is set: a new

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- Our settings go in a file of our own read after the package's
     50unattended-upgrades: it clears the package's origin lists (Debian's
     default also takes point releases) and sets security origins only. #}

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {%- set pkgs = salt['webstack_pkg.packages'](ws, ['cache']) %}
 {%- if pkgs %}
 {#- One apt transaction for the caches enabled. #}

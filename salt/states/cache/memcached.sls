@@ -1,5 +1,5 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "cache/map.jinja" import cache with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set cache = ws.cache %}
 {%- set mc = cache.memcached %}
 include:
   - cache.install

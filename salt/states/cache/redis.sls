@@ -1,11 +1,11 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "cache/map.jinja" import cache with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set cache = ws.cache %}
 {%- set rd = cache.redis %}
 include:
   - cache.install
 {%- if rd.enabled %}
-{%-   if cache.clients and not rd.password %}
-{{ raise('webstack:cache:redis:password: is required when other hosts use redis (clients: ' ~ cache.clients|join(', ') ~ ')') }}
+{%-   if cache.client_addresses and not rd.password %}
+{{ raise('webstack:cache:redis:password: is required when other hosts use redis (clients: ' ~ cache.client_addresses|join(', ') ~ ')') }}
 {%-   endif %}
 
 {#- The whole file: small, and the same keys on every release's redis. It

@@ -1,6 +1,6 @@
 {#- Where rsyslogd is confined by AppArmor (Ubuntu 24.04), let it read the CA
     file and the followed logs its profile doesn't cover. #}
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {%- set snippets = ws.logging.apparmor_snippets %}
 {%- if snippets %}
 {%-   set fwd = salt['webstack_logging.forwarding'](ws) %}

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- rsyslog, and with forwarding its TLS driver (gtls) and the CAs. #}
 logging-rsyslog-is-installed:
   pkg.installed:

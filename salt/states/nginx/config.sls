@@ -1,14 +1,14 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "nginx/vars.jinja" import tls, tls_source, tls_files, conf_dir with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set tls = ws.nginx.tls %}
 {%- set nginx_conf %}{% include "nginx/files/nginx.conf.jinja" %}{% endset %}
 {%- set catch_all %}{% include "nginx/files/catch-all.conf.jinja" %}{% endset %}
 {%- set site %}{% include "nginx/files/site.conf.jinja" %}{% endset %}
-{%- set mine = tls_files.pillar %}
 {#- Everything nginx reads from /etc/nginx, as one state: checked together with
     `nginx -t` on a staged copy, installed only when nginx accepts it. #}
 nginx-config-is-checked-then-installed:
   webstack_nginx.config_managed:
-    - name: {{ conf_dir }}
+    # /etc/nginx: the paths of the TLS files are relative to it.
+    - name: {{ tls.base }}
     - files:
         nginx.conf:
           contents: {{ (nginx_conf | trim ~ '\n') | json }}
@@ -16,16 +16,16 @@ nginx-config-is-checked-then-installed:
           contents: {{ (catch_all | trim ~ '\n') | json }}
         sites-available/webstack-site.conf:
           contents: {{ (site | trim ~ '\n') | json }}
-{%- if tls_source == 'pillar' %}
+{%- if tls.source == 'pillar' %}
         # nginx serves the certificate followed by its chain.
-        {{ mine.cert }}:
+        {{ tls.files.cert }}:
           contents: {{ ([tls.certificate, tls.chain or ''] | map('trim') | select | join('\n') ~ '\n') | json }}
-        {{ mine.key }}:
+        {{ tls.files.key }}:
           contents: {{ (tls.key | trim ~ '\n') | json }}
           mode: '0600'
           secret: true
-  {%- if tls.chain %}
-        {{ mine.chain }}:
+  {%- if tls.files.get('chain') %}
+        {{ tls.files.chain }}:
           contents: {{ (tls.chain | trim ~ '\n') | json }}
   {%- endif %}
 {%- endif %}
@@ -36,18 +36,14 @@ nginx-config-is-checked-then-installed:
         # Debian's welcome page would answer any Host.
         - sites-enabled/default
         # Certificates and keys no longer in use.
-{%- for source, paths in tls_files.items() %}
-  {%- for kind, path in paths.items() %}
-    {%- if source != tls_source or (kind == 'chain' and not tls.chain) %}
+{%- for path in tls.unused %}
         - {{ path }}
-    {%- endif %}
-  {%- endfor %}
 {%- endfor %}
     - require:
       - pkg: nginx-package-is-installed
-{%- if tls_source != 'off' %}
+{%- if tls.source != 'off' %}
       - file: nginx-tls-directory-is-private
 {%- endif %}
-{%- if tls_source == 'self_signed' %}
+{%- if tls.source == 'self_signed' %}
       - x509: nginx-self-signed-certificate-names-the-site
 {%- endif %}

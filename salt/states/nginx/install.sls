@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 nginx-package-is-installed:
   pkg.installed:
     - pkgs: {{ salt['webstack_pkg.packages'](ws, ['nginx']) | tojson }}

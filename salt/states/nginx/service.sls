@@ -1,5 +1,4 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "nginx/vars.jinja" import tls_source with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- A reload (never a restart) when something nginx reads changed; the config
     state has already had it accepted by `nginx -t`. #}
 nginx-runs-and-reloads-on-changes:
@@ -11,7 +10,7 @@ nginx-runs-and-reloads-on-changes:
       - pkg: nginx-package-is-installed
     - watch:
       - webstack_nginx: nginx-config-is-checked-then-installed
-{%- if tls_source == 'self_signed' %}
+{%- if ws.nginx.tls.source == 'self_signed' %}
       - x509: nginx-self-signed-key-exists
       - x509: nginx-self-signed-certificate-names-the-site
 {%- endif %}

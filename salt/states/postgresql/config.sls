@@ -1,5 +1,5 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "postgresql/map.jinja" import pg, conf with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set pg = ws.postgresql %}
 include:
   - postgresql.install
 
@@ -14,7 +14,7 @@ postgresql-settings-are-sized-for-this-host:
     - context:
         port: {{ pg.port }}
         listen_addresses: {{ pg.listen_addresses|tojson }}
-        conf: {{ conf|tojson }}
+        conf: {{ pg.conf|tojson }}
     - user: postgres
     - group: postgres
     - mode: "0644"
@@ -32,7 +32,7 @@ postgresql-lets-in-only-its-clients:
     - source: salt://postgresql/files/pg_hba.conf.jinja
     - template: jinja
     - context:
-        clients: {{ pg.clients|tojson }}
+        clients: {{ pg.client_addresses|tojson }}
         database: {{ pg.database|tojson }}
         role: {{ pg.user|tojson }}
     - user: postgres

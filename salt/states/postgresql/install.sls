@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- The package creates the cluster (postgresql-common) and starts it, but
     where base installed it (daemons held back): postgresql.service starts
     it then, with our settings. #}

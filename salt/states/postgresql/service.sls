@@ -1,5 +1,5 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "postgresql/map.jinja" import pg with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set pg = ws.postgresql %}
 include:
   - postgresql.install
   - postgresql.config

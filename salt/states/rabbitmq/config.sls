@@ -1,5 +1,5 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "rabbitmq/map.jinja" import mq with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set mq = ws.rabbitmq %}
 {#- Written before the package is installed, so its first start already
     uses them (the node name is fixed at first start: the data lives under
     it). RabbitMQ has no offline config check: every value here is one the

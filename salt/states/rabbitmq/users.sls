@@ -1,5 +1,5 @@
-{%- from "map.jinja" import ws with context %}
-{%- from "rabbitmq/map.jinja" import mq with context %}
+{%- from "settings.jinja" import ws with context %}
+{%- set mq = ws.rabbitmq %}
 include:
   - rabbitmq.service
 {%- if opts['test'] and not salt['cmd.which']('rabbitmqctl') %}

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- sshd takes the FIRST value it reads for a setting, and Debian's and
     Ubuntu's sshd_config include sshd_config.d/*.conf at the top, in name
     order: 00-webstack.conf comes before anything a package or cloud-init

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {%- set p = ws.project %}
 {%- set sv = ws.supervisor %}
 {%- set g = sv.gunicorn %}
@@ -9,11 +9,11 @@
 {%- set programs = {
     'gunicorn': {
         'enabled': 'web' in ws.roles,
-        'comment': 'gunicorn serving the live release on /run/' ~ p.name ~ '/gunicorn.sock',
+        'comment': 'gunicorn serving the live release on ' ~ ws.app.socket,
         'command': [
             run ~ '/gunicorn',
             '--chdir ' ~ p.root ~ '/current',
-            '--bind unix:/run/' ~ p.name ~ '/gunicorn.sock --umask 000',
+            '--bind unix:' ~ ws.app.socket ~ ' --umask 000',
             '--workers ' ~ (g.workers or 2 * grains['num_cpus'] + 1),
             '--timeout ' ~ g.timeout ~ ' --graceful-timeout ' ~ g.graceful_timeout,
             '--max-requests ' ~ g.max_requests ~ ' --max-requests-jitter ' ~ g.max_requests_jitter,
@@ -39,22 +39,22 @@
         'comment': 'Celery beat: one per fleet (webstack:supervisor:celery:beat)',
         'command': [
             run ~ '/celery --app ' ~ celery ~ ' beat --loglevel INFO',
-            '--schedule ' ~ p.root ~ '/shared/celerybeat-schedule --pidfile=',
+            '--schedule ' ~ ws.app.shared_dir ~ '/celerybeat-schedule --pidfile=',
         ],
         'directory': p.root ~ '/current',
         'stopwaitsecs': 30,
     },
 } %}
-{#- Celery's broker on this box: its user must exist before Celery starts
-    (RabbitMQ's user states run in parallel with the rest of the run). All
-    programs wait: the first one's state adds the others with it. #}
-{%- set broker_here = 'queue' in ws.roles and celery %}
+{#- What supervisor waits for on this box (its component.yaml `after`: the
+    broker's user states). All programs wait: the first one's state adds the
+    others with it. #}
+{%- set after = ws.after.get('supervisor', []) %}
 include:
   - supervisor.install
   - app
-{%- if broker_here %}
-  - rabbitmq.users
-{%- endif %}
+{%- for sls in after %}
+  - {{ sls }}
+{%- endfor %}
 
 {%- set together = [] %}
 {%- for kind, prog in programs.items() if prog.enabled %}
@@ -116,9 +116,9 @@ supervisor-runs-{{ kind }}:
     - require:
       - service: supervisor-is-running
       - file: supervisor-{{ kind }}-program-is-configured
-{%-     if broker_here %}
-      - sls: rabbitmq.users
-{%-     endif %}
+{%-     for sls in after %}
+      - sls: {{ sls }}
+{%-     endfor %}
     - watch:
       - release: app-release-is-live
 {%-   else %}

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- One account per developer in the pillar: ssh keys are the only way in
     (no password is ever set), sudo as the pillar says (users/sudo.sls). #}
 users-developers-group-exists:

@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- Developers removed from the pillar: still in the managed-accounts group,
     no longer listed. Their accounts are locked, not deleted:
     - a deleted account's uid is handed to the next new account, which then

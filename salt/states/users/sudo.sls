@@ -1,4 +1,4 @@
-{%- from "map.jinja" import ws with context %}
+{%- from "settings.jinja" import ws with context %}
 {#- Passwordless sudo for the developers the pillar grants it (they have no
     password). Rendered from the pillar, so whoever is dropped from it loses
     sudo with the same run. visudo checks the file before it lands: a broken
