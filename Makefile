@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make demo` and `make test`; both run
-# the host set-up they need first (tools/setup-host.sh, idempotent).
+# the host set-up they need first (tools/harness/setup-host.sh, idempotent).
 SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
@@ -8,21 +8,21 @@ IMAGE ?=
 .PHONY: setup demo fleet bench test test-fast lint clean
 
 setup:
-	@bash tools/setup-host.sh
+	@bash tools/harness/setup-host.sh
 
 demo: setup
-	@$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE))
+	@$(PY) -m tools.harness.demo $(if $(IMAGE),--image $(IMAGE))
 
 # A salt-master and five minions (balancer, web1, web2, worker, db) on a
-# docker network, converged through the master (tools/fleet.py).
+# docker network, converged through the master (tools/harness/fleet.py).
 fleet: setup
-	@$(PY) -m tools.fleet
+	@$(PY) -m tools.harness.fleet
 
 # Converge, re-apply, serving, deploy-under-load and fleet figures, side by
-# side in one run (tools/bench.py): a table, bench/results.{json,md}. Not
+# side in one run (tools/harness/bench.py): a table, bench/results.{json,md}. Not
 # part of `make test`; 8 to 15 minutes.
 bench: setup
-	@$(PY) -m tools.bench
+	@$(PY) -m tools.harness.bench
 
 # The fast layers first: a broken render fails in seconds, not after the containers.
 test: setup
@@ -30,11 +30,11 @@ test: setup
 
 # Unit and render tests only: seconds, no Docker.
 test-fast:
-	@[ -x $(PYTEST) ] || bash tools/setup-host.sh
+	@[ -x $(PYTEST) ] || bash tools/harness/setup-host.sh
 	$(PYTEST) -m "not container"
 
 lint:
-	@[ -x $(PYTEST) ] || bash tools/setup-host.sh
+	@[ -x $(PYTEST) ] || bash tools/harness/setup-host.sh
 	.venv/bin/salt-lint $$(git ls-files 'salt/*.sls')
 	.venv/bin/yamllint -s .
 	.venv/bin/ruff check .

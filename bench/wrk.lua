@@ -1,4 +1,4 @@
--- wrk script of `make bench` (tools/bench.py): counts each response by
+-- wrk script of `make bench` (tools/harness/bench.py): counts each response by
 -- status class and, for JSON bodies with a "version", by version; prints one
 -- line `BENCH {...}` (JSON) at the end. Set by environment variables:
 --   BENCH_MAX_REQUESTS  each thread stops after this many responses (bounds

@@ -24,7 +24,7 @@ import salt.config
 import salt.loader
 import yaml
 
-from tools.dockerbox import REPO, Box, client
+from tools.harness.dockerbox import REPO, Box, client
 
 SESSION = uuid.uuid4().hex[:6]
 PILLARS = Path(__file__).parent / "pillars"

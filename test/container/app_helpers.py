@@ -10,7 +10,7 @@ import json
 import shlex
 import time
 
-from tools.dockerbox import Box
+from tools.harness.dockerbox import Box
 
 SOCKET = "/run/shop/gunicorn.sock"
 HOST = "shop.webstack.test"

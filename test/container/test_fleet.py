@@ -1,5 +1,5 @@
 """
-The fleet through a salt-master (tools/fleet.py, what `make fleet` runs):
+The fleet through a salt-master (tools/harness/fleet.py, what `make fleet` runs):
 balancer, web1, web2, worker and db (db, queue and cache) converged with the
 fleet pillar (salt/pillar/fleet), peers found through the mine. Then, as a
 visitor and as the boxes themselves see it: the balancer spreads requests
@@ -21,8 +21,8 @@ import pytest
 import yaml
 from conftest import SESSION
 
-from tools.dockerbox import REPO
-from tools.fleet import Fleet, row
+from tools.harness.dockerbox import REPO
+from tools.harness.fleet import Fleet, row
 
 DOMAIN = yaml.safe_load((REPO / "salt/pillar/fleet/common.sls").read_text())["webstack"]["project"][
     "domains"

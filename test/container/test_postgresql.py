@@ -16,7 +16,7 @@ import json
 import pytest
 from conftest import converge, converged_to, load_pillar, with_settings
 
-from tools.dockerbox import TEST_PILLAR_ROOT
+from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
 # Quotes, spaces and URL specials: the password must survive SQL, YAML and the URL.
 PASSWORD = "s3cret 'pg' p@ss:/word"

@@ -15,7 +15,7 @@ import textwrap
 import pytest
 from conftest import converge, converged_to, load_pillar, with_settings
 
-from tools.dockerbox import TEST_PILLAR_ROOT
+from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
 PASSWORD = "mq s3cret:/@pass"
 VENV = "/tmp/amqp-client"

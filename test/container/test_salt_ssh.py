@@ -16,7 +16,7 @@ import time
 import pytest
 import yaml
 
-from tools.dockerbox import MOUNT, Box
+from tools.harness.dockerbox import MOUNT, Box
 
 DOMAIN = "ssh.webstack.test"
 PILLAR_ROOT = "/etc/webstack/ssh-pillar"

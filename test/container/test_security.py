@@ -36,7 +36,7 @@ import pytest
 from conftest import converge, load_pillar, with_settings
 from figures import report
 
-from tools.dockerbox import TEST_PILLAR_ROOT
+from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
 NAME = "demo"
 DOMAIN = "demo.webstack.test"

@@ -1,4 +1,4 @@
-"""The fleet's helpers (tools/fleet.py), its pillar and the master config:
+"""The fleet's helpers (tools/harness/fleet.py), its pillar and the master config:
 no Docker, no Salt daemons."""
 
 import pytest
@@ -8,8 +8,17 @@ import yaml
 from conftest import HOST_GRAINS, OS_GRAINS, RenderFailed
 from cryptography.hazmat.primitives import serialization
 
-from tools.dockerbox import REPO
-from tools.fleet import MASTER_DROPIN, MINIONS, PILLARENV, gen_keys, minion_apply, parse_returns, row, waves
+from tools.harness.dockerbox import REPO
+from tools.harness.fleet import (
+    MASTER_DROPIN,
+    MINIONS,
+    PILLARENV,
+    gen_keys,
+    minion_apply,
+    parse_returns,
+    row,
+    waves,
+)
 
 FLEET_PILLAR = REPO / "salt" / "pillar" / "fleet"
 MASTER_CONF = yaml.safe_load((REPO / "etc/salt/master.d/webstack.conf").read_text())

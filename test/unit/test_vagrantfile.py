@@ -2,7 +2,7 @@
 
 import subprocess
 
-from tools.dockerbox import REPO
+from tools.harness.dockerbox import REPO
 
 
 def test_vagrant_validate():

@@ -1,5 +1,5 @@
 # The fleet example's pillar (make fleet), pillar environment `fleet` (see
-# tools/fleet.py). Targeted by minion id, never by grain: a minion sets its
+# tools/harness/fleet.py). Targeted by minion id, never by grain: a minion sets its
 # own grains, so a grain match would hand secrets to any box claiming a role.
 fleet:
   '*':

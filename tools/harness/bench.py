@@ -18,7 +18,7 @@ bench/results.json and bench/results.md.
              direct path); static files from nginx
   deploy     a new git ref applied while a paced wrk load runs through nginx:
              failed requests, and when the new version is first served
-  fleet      tools/fleet.py's master and five minions converged through the
+  fleet      tools/harness/fleet.py's master and five minions converged through the
              master, against the one box
 
 Every load is bounded in time (wrk -d, curl loops of a fixed count) and in
@@ -43,7 +43,7 @@ import time
 
 import yaml
 
-from tools.dockerbox import MOUNT, REPO, SALT_IMAGE, Apply, Box, client
+from tools.harness.dockerbox import MOUNT, REPO, SALT_IMAGE, Apply, Box, client
 
 sys.path.insert(0, str(REPO / "test" / "container"))
 import app_helpers  # noqa: E402  (the app tests' git helpers: a repository of example/ in the box)
@@ -543,7 +543,7 @@ class Bench:
     # fleet
 
     def fleet(self) -> None:
-        from tools.fleet import Fleet  # the fleet helper's API, imported when this phase runs
+        from tools.harness.fleet import Fleet  # the fleet helper's API, imported when this phase runs
 
         c = self.clock
         if self.stack and not self.args.keep:

@@ -33,7 +33,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tools.dockerbox import MOUNT, REPO, SALT_IMAGE, Apply, Box, client
+from tools.harness.dockerbox import MOUNT, REPO, SALT_IMAGE, Apply, Box, client
 
 PREFIX = "webstack-fleet"
 # Minion id -> fleet roles (its `roles` grain).
@@ -58,7 +58,7 @@ KEY_BITS = 2048
 # The master's view of this fleet: the demo's pillar tree is replaced by the
 # fleet example (salt/pillar/fleet, targeted by minion id).
 MASTER_DROPIN = f"""\
-# Written by tools/fleet.py: the fleet example's pillar tree.
+# Written by tools/harness/fleet.py: the fleet example's pillar tree.
 pillar_roots:
   {PILLARENV}:
     - {MOUNT}/salt/pillar/fleet
@@ -235,7 +235,7 @@ class Fleet:
 
     def _configure_master(self, keys) -> None:
         box = self.master
-        box.exec(["sh", f"{MOUNT}/tools/install-salt.sh"])
+        box.exec(["sh", f"{MOUNT}/tools/server/install-salt.sh"])
         changed = self._ensure_file(
             box,
             "/etc/salt/master.d/webstack.conf",
@@ -253,7 +253,7 @@ class Fleet:
 
     def _configure_minion(self, minion: str, keys) -> None:
         box = self.boxes[minion]
-        box.exec(["sh", f"{MOUNT}/tools/install-salt.sh"], env={"SALT_MASTER": MASTER})
+        box.exec(["sh", f"{MOUNT}/tools/server/install-salt.sh"], env={"SALT_MASTER": MASTER})
         changed = self._ensure_file(box, "/etc/salt/minion_id", minion)
         changed |= self._ensure_file(box, "/etc/salt/grains", yaml.safe_dump({"roles": self.minions[minion]}))
         priv, pub = keys[minion]
@@ -437,7 +437,7 @@ The fleet is running (docker network {fleet.network}). Try:
   docker exec -it {master} salt '*' test.ping
   docker exec -it {master} salt web1 webstack.peers db
   make fleet                     # re-apply everywhere: expect 0 changed
-  .venv/bin/python -m tools.fleet --down   # remove the fleet"""
+  .venv/bin/python -m tools.harness.fleet --down   # remove the fleet"""
     )
     return 0
 

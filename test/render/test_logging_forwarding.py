@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import load_pillar, with_settings
 
-from tools.dockerbox import REPO
+from tools.harness.dockerbox import REPO
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBizCCATGgAwIBAgIUe0uKCIGn3cpP=\n-----END CERTIFICATE-----\n"
 DEFAULTS = yaml.safe_load((REPO / "salt/states/logging/defaults.yaml").read_text())

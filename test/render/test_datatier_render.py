@@ -5,7 +5,7 @@ context the SLS passes); which states run in parallel, and who waits for them.""
 import pytest
 from conftest import OS_GRAINS, load_pillar, with_settings
 
-from tools.dockerbox import REPO
+from tools.harness.dockerbox import REPO
 
 STATES = REPO / "salt" / "states"
 VERSIONS = {"debian-12": "15", "ubuntu-22.04": "14", "ubuntu-24.04": "16"}

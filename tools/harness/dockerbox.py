@@ -22,7 +22,7 @@ import docker
 import docker.errors
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 BASE_IMAGE = "webstack-base:bookworm"
 SALT_IMAGE = "webstack-salt:bookworm"
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
@@ -54,7 +54,7 @@ def salt_image_inputs() -> str:
     h.update(client().images.get(BASE_IMAGE).id.encode())
     for path in sorted(WHEELHOUSE.glob("*.whl")):
         h.update(path.name.encode())
-    for path in (REPO / "requirements-minion.txt", REPO / "tools" / "install-salt.sh"):
+    for path in (REPO / "requirements-minion.txt", REPO / "tools" / "server" / "install-salt.sh"):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -280,7 +280,7 @@ class Box:
     def install_salt(self) -> None:
         """Salt from the host's wheelhouse (mounted with the repo), as a real server would run it."""
         env = {"WHEELHOUSE": f"{MOUNT}/.cache/wheelhouse"} if WHEELHOUSE.is_dir() else {}
-        self.exec(["sh", f"{MOUNT}/tools/install-salt.sh"], env=env)
+        self.exec(["sh", f"{MOUNT}/tools/server/install-salt.sh"], env=env)
 
     def set_roles(self, roles: list[str]) -> None:
         """The `roles` grain, as a fleet minion would carry it."""
@@ -325,4 +325,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["build-salt-image"]:
         build_salt_image()
     else:
-        sys.exit("usage: python -m tools.dockerbox build-salt-image")
+        sys.exit("usage: python -m tools.harness.dockerbox build-salt-image")

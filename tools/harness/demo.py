@@ -16,7 +16,7 @@ import time
 
 import docker.errors
 
-from tools.dockerbox import BASE_IMAGE, Apply, Box, Exec, client
+from tools.harness.dockerbox import BASE_IMAGE, Apply, Box, Exec, client
 
 NAME = "webstack-demo"
 COMPLETED = re.compile(r"Completed state \[(?P<name>.*?)\] at time .*duration_in_ms=(?P<ms>[\d.]+)")

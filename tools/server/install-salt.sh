@@ -1,14 +1,14 @@
 #!/bin/sh
 # Install Salt (requirements-minion.txt) into /opt/salt and point a masterless
 # minion at this tree. Run on the server, from the checkout:
-#   sudo sh tools/install-salt.sh            # from PyPI (builds timelib: needs gcc)
-#   WHEELHOUSE=/path sudo sh tools/install-salt.sh   # from pre-built wheels (PyPI
+#   sudo sh tools/server/install-salt.sh            # from PyPI (builds timelib: needs gcc)
+#   WHEELHOUSE=/path sudo sh tools/server/install-salt.sh   # from pre-built wheels (PyPI
 #                                  # fills in when they don't fit this Python)
-#   SALT_MASTER=salt.example.com sudo sh tools/install-salt.sh   # a minion of that master
+#   SALT_MASTER=salt.example.com sudo sh tools/server/install-salt.sh   # a minion of that master
 # Also lays down systemd units for salt-minion and salt-master (not enabled).
 # Idempotent: an existing /opt/salt with the pinned Salt is kept.
 set -eu
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 want=$(sed -n 's/^salt==//p' "$here/requirements-minion.txt")
 
 apt_install() {

@@ -4,7 +4,7 @@
 #   apt packages -> Docker engine answering -> .venv -> Salt wheelhouse ->
 #   base image (debootstrap) -> Salt image (base + Salt).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 mkdir -p .cache
 
 step() { printf '%-28s' "$1"; }
@@ -73,7 +73,7 @@ else
 fi
 
 step "base image"
-bash tools/build-image.sh
+bash tools/harness/build-image.sh
 
 step "salt image"
-.venv/bin/python -m tools.dockerbox build-salt-image
+.venv/bin/python -m tools.harness.dockerbox build-salt-image
