@@ -1,5 +1,5 @@
 """
-What the balancer role's haproxy.cfg is made of, worked out from the
+What the balancer component's haproxy.cfg is made of, worked out from the
 webstack settings: the web hosts to balance over, the Host names the site
 answers (everything else gets the connection closed) and the health check.
 

@@ -2,7 +2,7 @@
 Environment files: ``KEY='value'`` lines, one variable each, that a POSIX
 shell can source (``set -a; . FILE``) and that :func:`parse` reads back.
 
-The app role keeps the app's settings and secrets in one; the supervisord
+The app component keeps the app's settings and secrets in one; the supervisord
 state compares a running process's environment with it.
 
 CLI Example: ``salt-call envfile.keys /srv/shop/env`` (names only: values

@@ -1,5 +1,5 @@
 """
-What the logging role forwards and how, worked out once from the settings for
+What the logging component forwards and how, worked out once from the settings for
 the SLS files and templates of the logging component (``salt://logging``).
 
 CLI Example: ``salt-call webstack_logging.forwarding``

@@ -4,7 +4,7 @@ policies and the firewall on.
 
 .. code-block:: yaml
 
-    firewall-allows-ssh-and-the-ports-of-the-box-roles:
+    firewall-allows-ssh-and-the-ports-of-the-box-components:
       ufw.rules_managed:
         - rules:
             - {port: "22", proto: tcp, comment: "webstack: ssh"}
@@ -18,7 +18,7 @@ policies and the firewall on.
         - ipv6: true
         - ssh_port: 22
         - require:
-          - ufw: firewall-allows-ssh-and-the-ports-of-the-box-roles
+          - ufw: firewall-allows-ssh-and-the-ports-of-the-box-components
 
 Rules webstack adds carry a ``webstack:`` comment; ``rules_managed`` removes
 such rules once they are no longer wanted and never touches the others.

@@ -16,13 +16,13 @@ nothing runs when there is nothing to finish.
       webstack_pkg.dpkg_finished: []
 
 ``installed``: packages installed in one apt run, the daemons they bring
-held back: not started by their packages, so each role starts its daemon
+held back: not started by their packages, so each component starts its daemon
 once, with its own configuration, instead of the package starting it with its
 defaults and the role restarting it.
 
 .. code-block:: yaml
 
-    base-role-packages-are-installed:
+    base-component-packages-are-installed:
       webstack_pkg.installed:
         - pkgs: [nginx, postgresql-15]
         - hold:

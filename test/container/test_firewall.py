@@ -72,7 +72,7 @@ def fleet(boxes):
 
 
 def rules_changes(result):
-    return result.by_id["firewall-allows-ssh-and-the-ports-of-the-box-roles"]["changes"]
+    return result.by_id["firewall-allows-ssh-and-the-ports-of-the-box-components"]["changes"]
 
 
 def test_ufw_drops_what_the_roles_do_not_allow(fleet, idempotent):

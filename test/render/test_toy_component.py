@@ -15,7 +15,7 @@ import salt.client
 import yaml
 from conftest import HOST_GRAINS, OS_GRAINS, load_pillar, minion_opts, with_settings
 
-from tools.dockerbox import REPO
+from tools.harness.dockerbox import REPO
 
 TOY = Path(__file__).parent / "toy"
 WEB, TOY_BOX = "10.0.0.11", "10.0.0.50"
@@ -76,10 +76,10 @@ def test_the_toy_box_installs_it_in_the_shared_apt_run_and_opens_its_port_to_web
     high = toy.cmd("state.show_highstate")
     assert isinstance(high, dict), high
     assert "toy-server-is-installed" in high, "top.sls applies the toy component on the toy box"
-    shared = state(high, "base-role-packages-are-installed")
+    shared = state(high, "base-component-packages-are-installed")
     assert "toy-server" in shared["pkgs"]
     assert shared["hold"]["toy-server"] == ["toyd"]
-    rules = state(high, "firewall-allows-ssh-and-the-ports-of-the-box-roles")["rules"]
+    rules = state(high, "firewall-allows-ssh-and-the-ports-of-the-box-components")["rules"]
     toy_rules = [(r["port"], r["from"]) for r in rules if r["comment"] == "webstack: toy"]
     assert toy_rules == [("7777", WEB)]
     conf = state(high, "toy-listens-where-its-clients-are")["contents"]
@@ -91,9 +91,9 @@ def test_the_web_box_gets_its_url_and_no_toy(box):
     high = web.cmd("state.show_highstate")
     assert isinstance(high, dict), high
     assert "toy-server-is-installed" not in high
-    assert "toy-server" not in state(high, "base-role-packages-are-installed")["pkgs"]
+    assert "toy-server" not in state(high, "base-component-packages-are-installed")["pkgs"]
     env = state(high, "app-environment-holds-settings-and-secrets")["values"]
     assert env["TOY_URL"] == f"toy://shop@{TOY_BOX}:7777/"
     assert env["DATABASE_URL"].startswith("postgresql://shop:")
-    rules = state(high, "firewall-allows-ssh-and-the-ports-of-the-box-roles")["rules"]
+    rules = state(high, "firewall-allows-ssh-and-the-ports-of-the-box-components")["rules"]
     assert not [r for r in rules if r["comment"] == "webstack: toy"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tools.dockerbox import REPO
+from tools.harness.dockerbox import REPO
 
 
 @pytest.fixture

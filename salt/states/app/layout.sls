@@ -1,6 +1,6 @@
 {%- from "settings.jinja" import ws with context %}
 {%- set p = ws.project %}
-{#- The project user and its root come from the users role. #}
+{#- The project user and its root come from the users component. #}
 include:
   - users.project
 

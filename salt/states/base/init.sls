@@ -4,6 +4,6 @@ include:
   - base.packages
   - base.clock
   - base.locale
-  - base.role_packages
+  - base.component_packages
   - base.hostname
   - base.upgrades

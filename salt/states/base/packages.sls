@@ -1,7 +1,7 @@
 {%- from "settings.jinja" import ws with context %}
 {#- One apt run for the base set, the site's extras and what the users and
-    ssh roles need (they include this file and require it); every other
-    state's packages follow in one more (base.role_packages), so a new box
+    ssh components need (they include this file and require it); every other
+    component's packages follow in one more (base.component_packages), so a new box
     pays for one `apt-get update` and two dpkg transactions. #}
 
 {#- A run cut off while apt was at work (a lost session, a reboot, kill -9)

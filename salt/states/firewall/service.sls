@@ -10,7 +10,7 @@ firewall-denies-incoming-and-is-enabled:
     - ipv6: {{ ws.firewall.ipv6 }}
     - ssh_port: {{ salt['ufw.ssh_port'](ws) }}
     - require:
-      - ufw: firewall-allows-ssh-and-the-ports-of-the-box-roles
+      - ufw: firewall-allows-ssh-and-the-ports-of-the-box-components
 
 # `ufw enable` loads the rules but leaves ufw.service inactive until the
 # next boot; run it so systemd's view matches and it starts at boot.

@@ -5,7 +5,7 @@
 {%- set bin = p.root ~ '/current/.venv/bin' %}
 {%- set run = p.root ~ '/bin/with-env ' ~ bin %}
 {%- set celery = ws.app.celery %}
-{#- What each program runs; a program whose role this box lacks is removed. #}
+{#- What each program runs; a program whose fleet role this box lacks is removed. #}
 {%- set programs = {
     'gunicorn': {
         'enabled': 'web' in ws.roles,

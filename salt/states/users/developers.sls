@@ -12,7 +12,7 @@ users-managed-accounts-group-exists:
 
 {%- for name, dev in ws.users.developers | dictsort %}
 {%-   if name in (ws.project.user, ws.users.group, ws.users.managed_group) %}
-{{ raise('webstack:users:developers:' ~ name ~ ': clashes with the project user or a group of this role') }}
+{{ raise('webstack:users:developers:' ~ name ~ ': clashes with the project user or a group the users component manages') }}
 {%-   endif %}
 {%-   set home = '/home/' ~ name %}
 

@@ -20,7 +20,7 @@ users-project-user-exists:
     - require:
       - group: users-project-group-exists
 
-{#- Readable by all: other roles (nginx's static files) traverse it; what is
+{#- Readable by all: other components (nginx's static files) traverse it; what is
     secret below it is closed by the role that writes it. #}
 users-project-root-belongs-to-the-project-user:
   file.directory:

@@ -1,6 +1,6 @@
 {%- from "settings.jinja" import ws with context %}
 {%- set toy = ws.toy %}
-{#- A no-op after base.role_packages, which installs it with the others. #}
+{#- A no-op after base.component_packages, which installs it with the others. #}
 toy-server-is-installed:
   pkg.installed:
     - pkgs: {{ salt['webstack_pkg.packages'](ws, ['toy']) | tojson }}
