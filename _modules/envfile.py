@@ -1,6 +1,6 @@
 """
 Environment files: ``KEY='value'`` lines, one variable each, that a POSIX
-shell can source (``set -a; . FILE``) and that :func:`parse` reads back.
+shell can source (``set -a; . FILE``) and that :func:`read` reads back.
 
 The app component keeps the app's settings and secrets in one; the supervisord
 state compares a running process's environment with it.
@@ -25,7 +25,11 @@ def __virtual__():
 
 
 def stringify(value):
-    """A pillar value as the string the environment holds (booleans as true/false)."""
+    """
+    A pillar value as the string the environment holds (booleans as true/false).
+
+    CLI Example: ``salt-call envfile.stringify True``
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -33,21 +37,25 @@ def stringify(value):
     return str(value)
 
 
-def quote(value):
+def _quote(value):
     """`value` single-quoted for sh: every byte literal, a ' written as '\\''."""
     return "'" + value.replace("'", "'\\''") + "'"
 
 
 def render(values):
-    """The file's text for `values` (sorted by name, so it is stable)."""
+    """
+    The file's text for `values` (sorted by name, so it is stable).
+
+    CLI Example: ``salt-call envfile.render '{DEBUG: false, ALLOWED_HOSTS: shop.example.com}'``
+    """
     bad = sorted(k for k in values if not NAME.match(str(k)))
     if bad:
         raise CommandExecutionError(f"not environment variable names: {', '.join(bad)}")
-    lines = [f"{key}={quote(stringify(values[key]))}\n" for key in sorted(values)]
+    lines = [f"{key}={_quote(stringify(values[key]))}\n" for key in sorted(values)]
     return HEADER + "".join(lines)
 
 
-def parse(text):
+def _parse(text):
     """The variables of an env file's text (sh quoting and comments understood)."""
     out = {}
     try:
@@ -64,14 +72,23 @@ def parse(text):
 
 
 def read(path):
-    """The variables of the env file at `path` ({} when it does not exist)."""
+    """
+    The variables of the env file at `path` ({} when it does not exist),
+    values included: secrets too. :func:`keys` shows the names only.
+
+    CLI Example: ``salt-call envfile.read /srv/shop/env``
+    """
     try:
         with open(path, encoding="utf-8") as fh:
-            return parse(fh.read())
+            return _parse(fh.read())
     except FileNotFoundError:
         return {}
 
 
 def keys(path):
-    """The variable names of the env file at `path`, sorted (values stay private)."""
+    """
+    The variable names of the env file at `path`, sorted (values stay private).
+
+    CLI Example: ``salt-call envfile.keys /srv/shop/env``
+    """
     return sorted(read(path))

@@ -35,12 +35,12 @@ def __virtual__():
     return __virtualname__
 
 
-def size_kb(size):
+def _size_kb(size):
     """Kilobytes of a pillar size (``512k``, ``64m``, ``1g``; no suffix: bytes)."""
     return __salt__["datatier.size_bytes"](size) // 1024
 
 
-def pg_size(kb):
+def _pg_size(kb):
     """A size in kilobytes as PostgreSQL writes it: the largest unit that divides it."""
     kb = int(kb)
     for unit, factor in (("GB", 1024**2), ("MB", 1024)):
@@ -75,7 +75,7 @@ def settings(mem_mb=None, cpus=None, storage="ssd", pinned=None):
     unknown = set(pinned) - set(SIZES) - set(COUNTS) - {"random_page_cost"}
     if unknown:
         raise ValueError(f"pgtune: unknown settings {', '.join(sorted(unknown))}")
-    kb = {name: size_kb(pinned[name]) for name in SIZES if name in pinned}
+    kb = {name: _size_kb(pinned[name]) for name in SIZES if name in pinned}
     count = {name: int(pinned[name]) for name in COUNTS if name in pinned}
 
     def size(name, computed):
@@ -105,14 +105,19 @@ def settings(mem_mb=None, cpus=None, storage="ssd", pinned=None):
     number("effective_io_concurrency", io_concurrency)
 
     out = {"max_connections": count["max_connections"]}
-    out.update((name, pg_size(kb[name])) for name in SIZES)
+    out.update((name, _pg_size(kb[name])) for name in SIZES)
     out.update((name, count[name]) for name in COUNTS if name != "max_connections")
     out["random_page_cost"] = float(pinned.get("random_page_cost", page_cost))
     return out
 
 
 def quote(value):
-    """A value as ``postgresql.conf`` takes it: numbers bare, booleans on/off, the rest quoted."""
+    """
+    A value as ``postgresql.conf`` takes it: numbers bare, booleans on/off,
+    lists comma-separated, the rest quoted.
+
+    CLI Example: ``salt-call pgtune.quote '[localhost, 10.0.0.20]'``
+    """
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, (int, float)):

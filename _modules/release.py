@@ -70,7 +70,7 @@ def __virtual__():
 # -- layout and bookkeeping ------------------------------------------------
 
 
-def paths(root):
+def _paths(root):
     """Where things live under `root`."""
     return {
         "current": os.path.join(root, "current"),
@@ -81,8 +81,12 @@ def paths(root):
 
 
 def releases(root):
-    """Names of the complete releases under `root`, oldest first."""
-    base = paths(root)["releases"]
+    """
+    Names of the complete releases under `root`, oldest first.
+
+    CLI Example: ``salt-call release.releases /srv/shop``
+    """
+    base = _paths(root)["releases"]
     try:
         names = os.listdir(base)
     except FileNotFoundError:
@@ -91,7 +95,12 @@ def releases(root):
 
 
 def info(release_dir):
-    """The metadata of a release directory, or None."""
+    """
+    The metadata of a release directory (id, source, ref, virtualenv key,
+    when deployed), or None.
+
+    CLI Example: ``salt-call release.info /srv/shop/releases/20260104T120000.000Z-4e1693860412``
+    """
     try:
         with open(os.path.join(release_dir, META), encoding="utf-8") as fh:
             return json.load(fh)
@@ -106,25 +115,25 @@ def live(root):
 
     CLI Example: ``salt-call release.live /srv/shop``
     """
-    current = paths(root)["current"]
+    current = _paths(root)["current"]
     if not os.path.islink(current):
         return None
     target = os.path.realpath(current)
     meta = info(target)
     if meta is None:
         return None
-    venv = os.path.join(paths(root)["venvs"], meta.get("venv", ""))
+    venv = os.path.join(_paths(root)["venvs"], meta.get("venv", ""))
     return dict(meta, dir=target, venv_ok=os.path.isfile(os.path.join(venv, VENV_DONE)))
 
 
-def to_prune(names, live_name, keep):
+def _to_prune(names, live_name, keep):
     """The release names to delete: all but the newest `keep`, never the live one."""
     keep_names = set(sorted(names)[-keep:]) if keep > 0 else set()
     keep_names.add(live_name)
     return [n for n in sorted(names) if n not in keep_names]
 
 
-def release_name(release_id, now=None):
+def _release_name(release_id, now=None):
     """A new release's directory name: sorts by time, says what it holds."""
     now = now or datetime.datetime.now(datetime.UTC)
     short = release_id[:12] if SHA.match(release_id) else release_id
@@ -135,7 +144,7 @@ def _ignored(name):
     return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORE)
 
 
-def tree_id(path):
+def _tree_id(path):
     """
     The id of a local source tree: a hash over its files' names, exec bits and
     contents (what IGNORE leaves out does not count).
@@ -170,7 +179,7 @@ def _requirement_files(path, seen=None):
     return seen
 
 
-def venv_key(python_version, requirements):
+def _venv_key(python_version, requirements):
     """
     The virtualenv key of a release: the interpreter (path and version) and
     the requirements file with the files it includes. Same key, same venv.
@@ -272,8 +281,8 @@ def resolve(root, git=None, ref="main", path=None, fetch=True):
     if path:
         if not os.path.isdir(path):
             raise DeployError(f"source path {path} is not a directory")
-        return {"id": tree_id(path), "source": path, "ref": None}
-    mirror = paths(root)["mirror"]
+        return {"id": _tree_id(path), "source": path, "ref": None}
+    mirror = _paths(root)["mirror"]
     sha = None
     if fetch:
         _mirror(git, mirror)
@@ -320,7 +329,7 @@ def _checkout(root, want, dest):
             "-c",
             "tar.umask=0022",
             "--git-dir",
-            paths(root)["mirror"],
+            _paths(root)["mirror"],
             "archive",
             "--format=tar",
             want["id"],
@@ -343,12 +352,12 @@ def _virtualenv(root, python, release, requirements):
     if not os.path.isfile(reqs):
         raise DeployError(f"the release has no {requirements}")
     version = _run([python, "-c", "import sys; print(sys.version)"], f"{python} --version").strip()
-    key = venv_key(f"{python} {version}", reqs)
-    venv = os.path.join(paths(root)["venvs"], key)
+    key = _venv_key(f"{python} {version}", reqs)
+    venv = os.path.join(_paths(root)["venvs"], key)
     built = False
     if not os.path.isfile(os.path.join(venv, VENV_DONE)):
         shutil.rmtree(venv, ignore_errors=True)
-        os.makedirs(paths(root)["venvs"], mode=0o755, exist_ok=True)
+        os.makedirs(_paths(root)["venvs"], mode=0o755, exist_ok=True)
         env = dict(
             os.environ, PIP_ROOT_USER_ACTION="ignore", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1"
         )
@@ -491,9 +500,9 @@ def _ids(user, group):
     return pwd.getpwnam(user).pw_uid, grp.getgrnam(group or user).gr_gid
 
 
-def switch(root, name):
+def _switch(root, name):
     """Point ``current`` at release `name` in one rename (never missing, never half-made)."""
-    current = paths(root)["current"]
+    current = _paths(root)["current"]
     if os.path.exists(current) and not os.path.islink(current):
         raise DeployError(f"{current} is not a symlink: move it away first")
     tmp = os.path.join(root, f".current-{os.getpid()}")
@@ -511,10 +520,10 @@ def prune(root, keep, test=False):
 
     CLI Example: ``salt-call release.prune /srv/shop 5``
     """
-    p = paths(root)
+    p = _paths(root)
     names = releases(root)
     current = live(root)
-    gone = to_prune(names, os.path.basename(current["dir"]) if current else None, int(keep))
+    gone = _to_prune(names, os.path.basename(current["dir"]) if current else None, int(keep))
     remaining = [n for n in names if n not in gone]
     used = {(info(os.path.join(p["releases"], n)) or {}).get("venv") for n in remaining}
     try:
@@ -571,12 +580,18 @@ def deploy(
     switch of ``current`` and the pruning of old releases.
 
     Returns what changed. Raises (after removing the new release) when a step
-    before the switch fails: the live release is untouched.
+    before the switch fails: the live release is untouched. What the
+    ``release.deployed`` state runs when the source names something new.
+
+    CLI Example: ``salt-call release.deploy /srv/shop shop shop /usr/bin/python3
+    git=https://git.example.com/shop.git ref=v1.4.2 env_file=/srv/shop/env
+    wsgi=shop.wsgi:application migrate=True collectstatic=True health_host=shop.example.com
+    socket_dir=/run/shop``
     """
-    p = paths(root)
+    p = _paths(root)
     want = want or resolve(root, git=git, ref=ref, path=path, fetch=True)
     before = live(root)
-    name = release_name(want["id"])
+    name = _release_name(want["id"])
     release = os.path.join(p["releases"], name)
     os.makedirs(p["releases"], mode=0o755, exist_ok=True)
     hooks = []
@@ -641,10 +656,10 @@ def deploy(
         if isinstance(exc, DeployError):
             done = f" (after {', '.join(hooks)})" if hooks else ""
             raise DeployError(
-                f"release {want['id']} not deployed{done}, {before_text(before)}: {exc}"
+                f"release {want['id']} not deployed{done}, {_before_text(before)}: {exc}"
             ) from None
         raise
-    switch(root, name)
+    _switch(root, name)
     changes = {"release": {"old": _label(before), "new": f"{name} ({want['ref'] or want['source']})"}}
     if not before or before.get("venv") != key:
         changes["virtualenv"] = {"old": before.get("venv") if before else None, "new": key}
@@ -658,7 +673,7 @@ def deploy(
     return changes
 
 
-def before_text(before):
+def _before_text(before):
     return f"{before['name']} stays live" if before else "no release is live"
 
 

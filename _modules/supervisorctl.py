@@ -164,22 +164,36 @@ def start(name):
     program in BACKOFF is being retried by supervisord itself, and ``start``
     answers "ERROR (already started)": no error here, wait_up tells how the
     retry ends.
+
+    CLI Example: ``salt-call supervisorctl.start shop-gunicorn``
     """
     return _act(["start", name], r"started", benign=r"ERROR \(already started\)")
 
 
 def stop(name):
-    """Stop `name` with its stopsignal, waiting up to its stopwaitsecs."""
+    """
+    Stop `name` with its stopsignal, waiting up to its stopwaitsecs.
+
+    CLI Example: ``salt-call supervisorctl.stop shop-celery``
+    """
     return _act(["stop", name], r"stopped|not running")
 
 
 def restart(name):
-    """Stop, then start `name`."""
+    """
+    Stop, then start `name`.
+
+    CLI Example: ``salt-call supervisorctl.restart shop-gunicorn``
+    """
     return _act(["restart", name], r"started")
 
 
 def signal(name, sig):
-    """Send signal `sig` (HUP, USR1, ...) to the process of `name`."""
+    """
+    Send signal `sig` (HUP, USR1, ...) to the process of `name`.
+
+    CLI Example: ``salt-call supervisorctl.signal shop-gunicorn HUP``
+    """
     return _act(["signal", sig, name], r"signalled")
 
 
@@ -187,6 +201,8 @@ def wait_up(name, timeout=30):
     """
     Wait until `name` is RUNNING (True) or has given up (False: FATAL,
     BACKOFF past `timeout`, STOPPED). Returns (up, status entry).
+
+    CLI Example: ``salt-call supervisorctl.wait_up shop-gunicorn timeout=60``
     """
     deadline = time.monotonic() + timeout
     entry = {}

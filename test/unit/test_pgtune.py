@@ -5,13 +5,23 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def pgtune(tmp_path_factory):
+def mods(tmp_path_factory):
     import salt.loader
     from conftest import HOST_GRAINS, minion_opts
 
     opts = minion_opts(tmp_path_factory.mktemp("pgtune"), grains=HOST_GRAINS)
-    mods = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts), context={})
+    return salt.loader.minion_mods(opts, utils=salt.loader.utils(opts), context={})
+
+
+@pytest.fixture(scope="module")
+def pgtune(mods):
     return lambda fn, *a, **kw: mods[f"pgtune.{fn}"](*a, **kw)
+
+
+@pytest.fixture(scope="module")
+def private(mods):
+    """_modules/pgtune.py's globals: its `_name` helpers, which the loader hides."""
+    return mods["pgtune.settings"].func.__globals__
 
 
 @pytest.mark.parametrize(
@@ -142,8 +152,8 @@ def test_bad_input_is_refused(pgtune, kwargs, match):
         (0, "0kB"),
     ],
 )
-def test_pg_size_uses_the_largest_whole_unit(pgtune, kb, text):
-    assert pgtune("pg_size", kb) == text
+def test_pg_size_uses_the_largest_whole_unit(private, kb, text):
+    assert private["_pg_size"](kb) == text
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """_modules/release.py and _states/release.py through Salt's loader: release
 bookkeeping on a temporary root, a real deploy of a local source, and the
-state's ret dicts."""
+state's ret dicts. The module's private helpers (which the loader does not
+expose) are reached through its globals."""
 
 import json
 import os
@@ -15,6 +16,12 @@ def rel(salt_loader):
     return salt_loader().salt
 
 
+@pytest.fixture
+def private(rel):
+    """_modules/release.py's globals: its `_name` helpers, which the loader hides."""
+    return rel["release.live"].func.__globals__
+
+
 def make_release(root, name, venv="v1", rid=None):
     path = root / "releases" / name
     path.mkdir(parents=True)
@@ -25,57 +32,57 @@ def make_release(root, name, venv="v1", rid=None):
     return path
 
 
-def test_prune_keeps_the_newest_and_always_the_live_one(rel):
+def test_prune_keeps_the_newest_and_always_the_live_one(private):
     names = [f"2026010{i}T000000.000Z-r{i}" for i in range(1, 7)]
-    assert rel["release.to_prune"](names, names[-1], 3) == names[:3]
+    assert private["_to_prune"](names, names[-1], 3) == names[:3]
     # The live release is old (a rollback): it stays on top of the newest 3.
-    assert rel["release.to_prune"](names, names[0], 3) == names[1:3]
-    assert rel["release.to_prune"](names[:2], names[1], 5) == []
+    assert private["_to_prune"](names, names[0], 3) == names[1:3]
+    assert private["_to_prune"](names[:2], names[1], 5) == []
 
 
-def test_release_names_sort_by_time(rel):
+def test_release_names_sort_by_time(private):
     import datetime
 
     t = datetime.datetime(2026, 11, 25, 14, 1, 2, 345678, tzinfo=datetime.UTC)
-    name = rel["release.release_name"]("4e1693860412aaaabbbbccccddddeeeeffff0000", now=t)
+    name = private["_release_name"]("4e1693860412aaaabbbbccccddddeeeeffff0000", now=t)
     assert name == "20261125T140102.345Z-4e1693860412"
-    later = rel["release.release_name"]("tree-0123456789abcdef", now=t + datetime.timedelta(milliseconds=1))
+    later = private["_release_name"]("tree-0123456789abcdef", now=t + datetime.timedelta(milliseconds=1))
     assert sorted([later, name]) == [name, later] and later.endswith("-tree-0123456789abcdef")
 
 
-def test_tree_id_follows_content_and_exec_bits_not_bytecode(rel, tmp_path):
+def test_tree_id_follows_content_and_exec_bits_not_bytecode(private, tmp_path):
     src = tmp_path / "src"
     (src / "pkg" / "__pycache__").mkdir(parents=True)
     (src / "pkg" / "mod.py").write_text("x = 1\n")
     (src / "manage.py").write_text("print()\n")
-    first = rel["release.tree_id"](str(src))
+    first = private["_tree_id"](str(src))
     (src / "pkg" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"junk")
     (src / "db.sqlite3").write_bytes(b"data")
-    assert rel["release.tree_id"](str(src)) == first
+    assert private["_tree_id"](str(src)) == first
     (src / "manage.py").chmod(0o755)
-    second = rel["release.tree_id"](str(src))
+    second = private["_tree_id"](str(src))
     assert second != first
     (src / "pkg" / "mod.py").write_text("x = 2\n")
-    assert rel["release.tree_id"](str(src)) not in (first, second)
+    assert private["_tree_id"](str(src)) not in (first, second)
 
 
-def test_venv_key_follows_requirements_with_includes_and_python(rel, tmp_path):
+def test_venv_key_follows_requirements_with_includes_and_python(private, tmp_path):
     (tmp_path / "base.txt").write_text("Django==5.2.19\n")
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("-r base.txt\ngunicorn==27.0.1\n")
-    key = rel["release.venv_key"]("/usr/bin/python3.11 3.11.2", str(reqs))
-    assert key == rel["release.venv_key"]("/usr/bin/python3.11 3.11.2", str(reqs))
-    assert key != rel["release.venv_key"]("/usr/bin/python3.12 3.12.3", str(reqs))
+    key = private["_venv_key"]("/usr/bin/python3.11 3.11.2", str(reqs))
+    assert key == private["_venv_key"]("/usr/bin/python3.11 3.11.2", str(reqs))
+    assert key != private["_venv_key"]("/usr/bin/python3.12 3.12.3", str(reqs))
     (tmp_path / "base.txt").write_text("Django==5.2.20\n")
-    assert key != rel["release.venv_key"]("/usr/bin/python3.11 3.11.2", str(reqs))
+    assert key != private["_venv_key"]("/usr/bin/python3.11 3.11.2", str(reqs))
 
 
-def test_live_switch_and_prune_on_a_root(rel, tmp_path):
+def test_live_switch_and_prune_on_a_root(rel, private, tmp_path):
     root = tmp_path
     assert rel["release.live"](str(root)) is None
     for i, venv in enumerate(["v1", "v1", "v2", "v3"], start=1):
         make_release(root, f"2026010{i}T000000.000Z-r{i}", venv=venv)
-    rel["release.switch"](str(root), "20260104T000000.000Z-r4")
+    private["_switch"](str(root), "20260104T000000.000Z-r4")
     assert os.readlink(root / "current") == "releases/20260104T000000.000Z-r4"
     live = rel["release.live"](str(root))
     assert live["id"] == "r4" and live["venv_ok"] is True
@@ -89,10 +96,10 @@ def test_live_switch_and_prune_on_a_root(rel, tmp_path):
     assert sorted(os.listdir(root / "venvs")) == ["v2", "v3"]
 
 
-def test_switch_refuses_a_current_that_is_a_directory(rel, tmp_path):
+def test_switch_refuses_a_current_that_is_a_directory(private, tmp_path):
     (tmp_path / "current").mkdir()
     with pytest.raises(CommandExecutionError, match="is not a symlink"):
-        rel["release.switch"](str(tmp_path), "x")
+        private["_switch"](str(tmp_path), "x")
 
 
 def test_resolve_wants_exactly_one_source(rel, tmp_path):
