@@ -454,28 +454,21 @@ def _tls(tls, layout, names):
         source = "pillar"
     else:
         source = "self_signed"
-    base = layout["base"]
-    every = {
-        (src, kind): f"{layout['dir']}/{name}"
-        for src, kinds in layout["files"].items()
-        for kind, name in kinds.items()
+    base, folder = layout["base"], layout["dir"]
+    files = {
+        kind: f"{folder}/{name}"
+        for kind, name in layout["files"].get(source, {}).items()
         # The chain has a file of its own only when the pillar gives one.
-        if not (src == "pillar" and kind == "chain" and not tls.get("chain"))
+        if not (kind == "chain" and not tls.get("chain"))
     }
-    files = {kind: path for (src, kind), path in every.items() if src == source}
-    unused = [
-        path
-        for path in dict.fromkeys(
-            f"{layout['dir']}/{n}" for k in layout["files"].values() for n in k.values()
-        )
-        if path not in files.values()
-    ]
+    every = [f"{folder}/{name}" for kinds in layout["files"].values() for name in kinds.values()]
+    unused = [path for path in every if path not in files.values()]
     exact = [n for n in names if not str(n).startswith("*.")]
     return dict(
         tls,
         source=source,
         base=base,
-        dir=f"{base}/{layout['dir']}",
+        dir=f"{base}/{folder}",
         files=files,
         paths={kind: f"{base}/{path}" for kind, path in files.items()},
         unused=unused,
