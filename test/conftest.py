@@ -271,11 +271,30 @@ def boxes():
 
 
 def converge(box: Box, pillar: dict, states=None):
-    """Apply and insist that it worked."""
+    """Apply and insist that it worked; the box remembers it (`is_converged_to`)."""
     result = box.apply(pillar, states)
     assert result.ok, result.explain()
-    box.converged = (copy.deepcopy(pillar), states)
+    if not is_converged_to(box, pillar, states):
+        box.converged = (copy.deepcopy(pillar), states)
     return result
+
+
+def _state_names(states):
+    if states is None:
+        return None  # the highstate
+    return frozenset(states.split(",") if isinstance(states, str) else states)
+
+
+def is_converged_to(box: Box, pillar: dict, states=None) -> bool:
+    """
+    Whether the box was last converged (`converge`) to `pillar`, with these
+    states or more of them (the highstate only counts as the highstate).
+    """
+    last = getattr(box, "converged", None)
+    if last is None or last[0] != pillar:
+        return False
+    have, want = _state_names(last[1]), _state_names(states)
+    return have == want or (have is not None and want is not None and want <= have)
 
 
 def converged_to(box: Box, pillar: dict, states=None):
@@ -283,10 +302,12 @@ def converged_to(box: Box, pillar: dict, states=None):
     Start a test from `pillar`: converge only when the box was last converged
     to something else. Tests sharing a module box then run in file order
     without repeating converges, and alone (or on an xdist worker) still
-    start where they say.
+    start where they say. Returns the converge's Apply, or None when the box
+    was there already.
     """
-    if getattr(box, "converged", None) != (pillar, states):
-        converge(box, pillar, states)
+    if not is_converged_to(box, pillar, states):
+        return converge(box, pillar, states)
+    return None
 
 
 def assert_idempotent(box: Box, pillar: dict, states=None):

@@ -7,89 +7,27 @@ box (a request loop included), and supervisord's view of the programs.
 from __future__ import annotations
 
 import json
-import shlex
 import time
 
-from tools.harness.dockerbox import Box
+from box_helpers import copy_helper, helper
+
+from tools.harness.dockerbox import MOUNT, Box
 
 SOCKET = "/run/shop/gunicorn.sock"
 HOST = "shop.webstack.test"
 REPO = "/srv/git/shop.git"
 WORK = "/root/shop-work"
-CLIENT_PATH = "/usr/local/bin/webstack-http"
-
-# HTTP/1.1 over a unix socket, run inside the box:
-#   webstack-http get PATH [--post k=v] [--socket S] -> prints {"status", "body"}
-#   webstack-http loop PATH STOPFILE SECONDS         -> GETs until STOPFILE exists
-CLIENT = r"""#!/usr/bin/python3
-import argparse, http.client, json, os, socket, time
-
-
-class Conn(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
-
-
-def request(sock, path, host, post=None):
-    conn = Conn(sock)
-    try:
-        headers = {"Host": host}
-        if post is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request("POST" if post is not None else "GET", path, body=post, headers=headers)
-        res = conn.getresponse()
-        return res.status, res.read().decode(errors="replace")
-    finally:
-        conn.close()
-
-
-p = argparse.ArgumentParser()
-p.add_argument("mode", choices=["get", "loop"])
-p.add_argument("path")
-p.add_argument("stopfile", nargs="?")
-p.add_argument("seconds", nargs="?", type=float, default=120)
-p.add_argument("--post")
-p.add_argument("--socket", default="@SOCKET@")
-p.add_argument("--host", default="@HOST@")
-a = p.parse_args()
-if a.mode == "get":
-    try:
-        status, body = request(a.socket, a.path, a.host, a.post)
-    except OSError as exc:
-        status, body = None, repr(exc)
-    print(json.dumps({"status": status, "body": body}))
-else:
-    counts, errors, versions, t0 = {}, [], [], time.monotonic()
-    while not os.path.exists(a.stopfile) and time.monotonic() - t0 < a.seconds:
-        try:
-            status, body = request(a.socket, a.path, a.host)
-            counts[status] = counts.get(status, 0) + 1
-            if status == 200 and a.path.startswith("/version"):
-                v = json.loads(body)["version"]
-                if not versions or versions[-1] != v:
-                    versions.append(v)
-        except Exception as exc:
-            errors.append(repr(exc))
-        time.sleep(0.02)
-    print(json.dumps({"counts": counts, "errors": errors[:10], "failed": len(errors)
-                      + sum(n for s, n in counts.items() if s != 200), "versions": versions,
-                      "seconds": round(time.monotonic() - t0, 1)}))
-""".replace("@SOCKET@", SOCKET).replace("@HOST@", HOST)
+CLIENT_PATH = "/usr/local/bin/webstack-http"  # helpers/webstack_http.py: HTTP over a unix socket
 
 
 def install_client(box: Box) -> None:
-    box.put_file(CLIENT_PATH, CLIENT, mode=0o755)
+    copy_helper(box, "webstack_http.py", CLIENT_PATH)  # run as root, www-data and nobody
 
 
 def http(box: Box, path: str, post: str | None = None, user: str = "root", sock: str = SOCKET) -> tuple:
     """(status, body) of a request to gunicorn's socket from inside the box, as `user`."""
-    cmd = [CLIENT_PATH, "get", path, "--socket", sock] + (["--post", post] if post is not None else [])
+    cmd = [CLIENT_PATH, "get", path, "--socket", sock, "--host", HOST]
+    cmd += ["--post", post] if post is not None else []
     res = box.exec(cmd, user=user)
     out = json.loads(res.stdout)
     return out["status"], out["body"]
@@ -111,7 +49,8 @@ def start_loop(box: Box, path: str = "/version/", seconds: int = 600) -> str:
     """A GET loop inside the box, in the background; stop_loop() ends it and reads its counts."""
     stop, out = "/tmp/loop.stop", "/tmp/loop.json"
     box.exec(f"rm -f {stop} {out}")
-    box.exec(f"nohup {CLIENT_PATH} loop {path} {stop} {seconds} > {out} 2>&1 &")
+    loop = f"{CLIENT_PATH} loop {path} {stop} {seconds} --socket {SOCKET} --host {HOST}"
+    box.exec(f"nohup {loop} > {out} 2>&1 &")
     return out
 
 
@@ -128,38 +67,27 @@ def stop_loop(box: Box, out: str = "/tmp/loop.json", timeout: float = 30) -> dic
 
 def make_repo(box: Box) -> str:
     """A bare repository of example/ at REPO (branch main), and a work clone; returns main's commit."""
-    script = f"""
-        set -e
-        rm -rf {WORK} {REPO}
-        cp -r /opt/webstack/example {WORK}
-        cd {WORK}
-        find . -name __pycache__ -prune -exec rm -rf {{}} +
-        rm -f db.sqlite3
-        git init -q -b main
-        git add -A
-        git -c user.name=test -c user.email=test@webstack.test commit -qm 'example app'
-        mkdir -p $(dirname {REPO})
-        git clone -q --bare {WORK} {REPO}
-        git remote add origin {REPO}
-        git fetch -q origin
-        git rev-parse HEAD
-    """
-    return box.exec(["sh", "-c", script]).stdout.strip()
+    return box.exec(["sh", helper("make_repo.sh"), f"{MOUNT}/example", WORK, REPO]).stdout.strip()
+
+
+def has_branch(box: Box, branch: str) -> bool:
+    """Whether `branch` was pushed to REPO."""
+    return box.exec(
+        ["git", "-C", REPO, "rev-parse", "-q", "--verify", f"refs/heads/{branch}"], check=False
+    ).ok
 
 
 def commit(box: Box, branch: str, files: dict, message: str, base: str = "main") -> str:
     """Commit `files` ({path: content}) on `branch` (from `base`), push it; returns the commit."""
-    lines = ["set -e", f"cd {WORK}", "git fetch -q origin", f"git checkout -q -B {branch} origin/{base}"]
+    git = ["git", "-C", WORK]
+    box.exec([*git, "fetch", "-q", "origin"])
+    box.exec([*git, "checkout", "-q", "-B", branch, f"origin/{base}"])
     for path, content in files.items():
-        lines.append(f"mkdir -p $(dirname {shlex.quote(path)})")
-        lines.append(f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}")
-    lines += [
-        "git add -A",
-        f"git -c user.name=test -c user.email=test@webstack.test commit -qm {shlex.quote(message)}",
-        f"git push -q --force origin {branch}",
-        "git rev-parse HEAD",
-    ]
-    return box.exec(["sh", "-c", "\n".join(lines)]).stdout.strip()
+        box.put_file(f"{WORK}/{path}", content)
+    box.exec([*git, "add", "-A"])
+    box.exec([*git, "-c", "user.name=test", "-c", "user.email=test@webstack.test", "commit", "-qm", message])
+    box.exec([*git, "push", "-q", "--force", "origin", branch])
+    return box.exec([*git, "rev-parse", "HEAD"]).stdout.strip()
 
 
 def read(box: Box, path: str) -> str:

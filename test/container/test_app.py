@@ -3,6 +3,10 @@ The app role, converged with the data tier (PostgreSQL, RabbitMQ) and
 supervisor on one box, serving the example Django app from a git repository
 inside the box: pages with a database round trip, a Celery task, releases
 deployed without a failed request, broken releases kept off the live site.
+
+The deploy tests each start from the releases they need (`deployed`, which
+deploys only what the box does not have live already), so a test run alone
+starts where it says, and in file order nothing is deployed twice.
 """
 
 import json
@@ -11,6 +15,7 @@ import time
 import pytest
 from app_helpers import (
     commit,
+    has_branch,
     http,
     install_client,
     live_release,
@@ -20,10 +25,33 @@ from app_helpers import (
     start_loop,
     stop_loop,
 )
-from conftest import load_pillar, with_settings
+from box_helpers import helper_text
+from conftest import converge, converged_to, is_converged_to, load_pillar, with_settings
+
+from tools.harness.dockerbox import REPO
 
 STATES = "postgresql,rabbitmq,app,supervisor"
 ROOT = "/srv/shop"
+
+# The branches of the box's app repository the tests deploy: base, files, message.
+BRANCHES = {
+    "release-2": ("main", {"demo/version.py": 'VERSION = "2"\n'}, "release 2"),
+    "broken-migration": (
+        "release-2",
+        {"counter/migrations/0002_broken.py": helper_text("shop/broken_migration.py")},
+        "broken",
+    ),
+    "broken-health": (
+        "release-2",
+        {"demo/urls.py": helper_text("shop/failing_health_urls.py")},
+        "health fails",
+    ),
+    "new-venv": (
+        "release-2",
+        {"requirements.txt": (REPO / "example" / "requirements.txt").read_text() + "# pinned again\n"},
+        "requirements changed",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +68,36 @@ def box(boxes, pillar):
     assert prep.ok, prep.explain()
     make_repo(box)
     t0 = time.monotonic()
-    box.first = box.apply(pillar, STATES)
-    assert box.first.ok, box.first.explain()
+    box.first = converge(box, pillar, STATES)
     print(f"\nconverge {STATES}: {time.monotonic() - t0:.1f} s, {box.first.summary()}")
     return box
+
+
+def at_ref(pillar, ref):
+    return with_settings(pillar, app={"source": {"ref": ref}})
+
+
+def branch(box, name):
+    """Branch `name` of BRANCHES pushed to the box's repository (its base first), unless it is there."""
+    if has_branch(box, name):
+        return
+    base, files, message = BRANCHES[name]
+    if base != "main":
+        branch(box, base)
+    commit(box, name, files, message, base=base)
+
+
+def deployed(box, pillar, *refs):
+    """
+    Start with `refs` deployed one after the other, the last one live: when
+    the box was last converged to another ref, each is deployed in turn
+    (its branch made if needed).
+    """
+    if is_converged_to(box, at_ref(pillar, refs[-1]), STATES):
+        return
+    for ref in refs:
+        branch(box, ref)
+        converge(box, at_ref(pillar, ref), STATES)
 
 
 def secrets_of(pillar):
@@ -98,6 +152,7 @@ def test_env_file_is_private_and_secrets_never_show(box, pillar):
 
 
 def test_second_apply_changes_nothing_runs_no_pip_restarts_nothing(box, pillar, idempotent):
+    converged_to(box, pillar, STATES)
     before = {p: pid(box, p) for p in ("shop-gunicorn", "shop-celery")}
     marker = box.exec(f"stat -c %Y {ROOT}/current/.venv/.webstack-complete").stdout
     again = idempotent(box, pillar, STATES)
@@ -108,15 +163,17 @@ def test_second_apply_changes_nothing_runs_no_pip_restarts_nothing(box, pillar, 
 
 
 def test_new_ref_deploys_with_zero_failed_requests(box, pillar):
-    commit(box, "release-2", {"demo/version.py": 'VERSION = "2"\n'}, "release 2")
+    converged_to(box, pillar, STATES)  # main (version 1) live
+    branch(box, "release-2")
     old = live_release(box)
     gunicorn, celery = pid(box, "shop-gunicorn"), pid(box, "shop-celery")
     loop = start_loop(box, "/version/")
     time.sleep(1)
-    result = box.apply(with_settings(pillar, app={"source": {"ref": "release-2"}}), STATES)
-    time.sleep(2)
-    counts = stop_loop(box, loop)
-    assert result.ok, result.explain()
+    try:
+        result = converge(box, at_ref(pillar, "release-2"), STATES)
+    finally:
+        time.sleep(2)
+        counts = stop_loop(box, loop)
     print(f"\ndeploy under load: {result.wall:.1f} s, {counts}")
     assert counts["failed"] == 0, counts
     assert counts["versions"] == ["1", "2"], counts
@@ -129,18 +186,10 @@ def test_new_ref_deploys_with_zero_failed_requests(box, pillar):
 
 
 def test_failing_migration_keeps_the_live_release(box, pillar):
-    migration = (
-        "from django.db import migrations\n\n\n"
-        "def fail(apps, schema_editor):\n    raise RuntimeError('this migration fails on purpose')\n\n\n"
-        "class Migration(migrations.Migration):\n"
-        "    dependencies = [('counter', '0001_initial')]\n"
-        "    operations = [migrations.RunPython(fail)]\n"
-    )
-    commit(
-        box, "broken-migration", {"counter/migrations/0002_broken.py": migration}, "broken", base="release-2"
-    )
+    deployed(box, pillar, "release-2")
+    branch(box, "broken-migration")
     before, kept = live_release(box), releases(box)
-    result = box.apply(with_settings(pillar, app={"source": {"ref": "broken-migration"}}), STATES)
+    result = box.apply(at_ref(pillar, "broken-migration"), STATES)
     assert not result.ok
     ret = result.by_id["app-release-is-live"]
     assert ret["result"] is False
@@ -151,14 +200,10 @@ def test_failing_migration_keeps_the_live_release(box, pillar):
 
 
 def test_failing_health_check_keeps_the_live_release(box, pillar):
-    urls = (
-        "from django.http import HttpResponse\n"
-        "from django.urls import path\n\n"
-        "urlpatterns = [path('health/', lambda request: HttpResponse('broken', status=500))]\n"
-    )
-    commit(box, "broken-health", {"demo/urls.py": urls}, "health fails", base="release-2")
+    deployed(box, pillar, "release-2")
+    branch(box, "broken-health")
     before, kept = live_release(box), releases(box)
-    result = box.apply(with_settings(pillar, app={"source": {"ref": "broken-health"}}), STATES)
+    result = box.apply(at_ref(pillar, "broken-health"), STATES)
     ret = result.by_id["app-release-is-live"]
     assert ret["result"] is False
     assert "health check of the new release failed" in ret["comment"] and "answered 500" in ret["comment"]
@@ -167,11 +212,10 @@ def test_failing_health_check_keeps_the_live_release(box, pillar):
 
 
 def test_changed_requirements_make_a_new_virtualenv_and_restart_gunicorn(box, pillar):
-    reqs = box.exec(["cat", f"{ROOT}/current/requirements.txt"]).stdout + "# pinned again\n"
-    commit(box, "new-venv", {"requirements.txt": reqs}, "requirements changed", base="release-2")
+    deployed(box, pillar, "release-2")
+    branch(box, "new-venv")  # release-2's requirements.txt, one comment added
     gunicorn = pid(box, "shop-gunicorn")
-    result = box.apply(with_settings(pillar, app={"source": {"ref": "new-venv"}}), STATES)
-    assert result.ok, result.explain()
+    result = converge(box, at_ref(pillar, "new-venv"), STATES)
     changes = result.by_id["app-release-is-live"]["changes"]
     assert changes["virtualenv"]["built"] is True
     restarted = result.by_id["supervisor-runs-gunicorn"]["changes"]
@@ -181,9 +225,10 @@ def test_changed_requirements_make_a_new_virtualenv_and_restart_gunicorn(box, pi
 
 
 def test_a_local_path_source_deploys_and_old_releases_are_pruned(box, pillar, idempotent):
+    # Three good releases on the box (main, release-2, new-venv: two virtualenvs).
+    deployed(box, pillar, "release-2", "new-venv")
     local = with_settings(pillar, app={"source": {"git": None, "path": "/opt/webstack/example"}})
-    result = box.apply(local, STATES)
-    assert result.ok, result.explain()
+    converge(box, local, STATES)
     assert "tree-" in live_release(box)
     assert json.loads(http(box, "/version/")[1])["version"] == "1"
     # Four good deploys, keep_releases 3: the oldest went, with its virtualenv

@@ -12,46 +12,18 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-import textwrap
 import time
 
 import pytest
-from conftest import converge, load_pillar, with_settings
+from box_helpers import helper
+from conftest import converge, converged_to, load_pillar, with_settings
 
 DOMAIN = "shop.example.com"
 
-# A stand-in web host: 200 on /health/ only for the site's Host (so a health
-# check with another Host keeps it out), and on / its name and what it got.
-WEB = textwrap.dedent(
-    f"""
-    import json, socket
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path.startswith("/health/"):
-                ok = self.headers.get("Host") == "{DOMAIN}"
-                self.send_response(200 if ok else 400)
-                self.end_headers()
-                return
-            body = json.dumps({{
-                "host": socket.gethostname(),
-                "xff": self.headers.get_all("X-Forwarded-For"),
-                "proto": self.headers.get("X-Forwarded-Proto"),
-            }}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    ThreadingHTTPServer(("", 80), Handler).serve_forever()
-    """
-)
-
 
 def start_web(box):
-    box.put_file("/usr/local/bin/fake-web.py", WEB)
-    box.exec("systemd-run --unit=fake-web python3 /usr/local/bin/fake-web.py")
+    """A stand-in web host (helpers/fake_web.py) on port 80 of `box`."""
+    box.exec(f"systemd-run --unit=fake-web python3 {helper('fake_web.py')} {DOMAIN}")
 
 
 def request(ip, path="/", host=DOMAIN, tls=True, headers=None):
@@ -174,6 +146,7 @@ def test_a_key_not_matching_its_certificate_never_lands(site):
 
 def test_second_apply_changes_nothing(site, idempotent):
     lb, _, pillar, _ = site
+    converged_to(lb, pillar, "balancer")
     idempotent(lb, pillar, "balancer")
 
 

@@ -8,41 +8,16 @@ off and redis serving the peer). Each test names the pillar it starts from
 (conftest's `converged_to`).
 """
 
-import textwrap
-
 import pytest
+from box_helpers import helper
 from conftest import converge, converged_to, load_pillar, with_settings
 
 REDIS_PASSWORD = "redis-s3cret-token"
 
-# Send a few lines to host:port and print the first reply lines; or say why not.
-TALK = textwrap.dedent(
-    """
-    import socket, sys
-    host, port, *lines = sys.argv[1:]
-    try:
-        s = socket.create_connection((host, int(port)), timeout=3)
-    except OSError as exc:
-        print("closed", type(exc).__name__)
-        sys.exit()
-    s.sendall("".join(line + "\\r\\n" for line in lines).encode())
-    s.settimeout(1)
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        pass
-    print(data.decode())
-    """
-)
-
 
 def talk(src, host, port, *lines):
-    return src.exec(["python3", "-c", TALK, host, str(port), *lines]).stdout.strip()
+    """Send `lines` to host:port from `src` and return the reply, or why there is none."""
+    return src.exec(["python3", helper("talk.py"), host, str(port), *lines]).stdout.strip()
 
 
 def memcached_stat(box, name):

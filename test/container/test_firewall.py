@@ -5,38 +5,22 @@ no listener is refused (the packet got through); a listener answers.
 """
 
 import subprocess
-import textwrap
 
 import pytest
-from conftest import converge, load_pillar, with_settings
-
-# Connect from a box to host:port; print open, refused or timeout.
-PROBE = textwrap.dedent(
-    """
-    import socket, sys
-    s = socket.socket()
-    s.settimeout(float(sys.argv[3]))
-    try:
-        s.connect((sys.argv[1], int(sys.argv[2])))
-        print("open")
-    except socket.timeout:
-        print("timeout")
-    except ConnectionRefusedError:
-        print("refused")
-    """
-)
+from box_helpers import helper
+from conftest import converge, converged_to, load_pillar, with_settings
 
 
 def probe(src, host, port, timeout=2):
-    return src.exec(["python3", "-c", PROBE, host, str(port), str(timeout)]).stdout.strip()
+    """From `src`: open, refused (let through, nothing listens) or timeout (dropped)."""
+    return src.exec(["python3", helper("probe.py"), host, str(port), str(timeout)]).stdout.strip()
 
 
 def listen(box, *ports):
-    """A python listener per port, as transient systemd units."""
+    """A python listener per port, as transient systemd units (kept where one runs already)."""
     for port in ports:
-        box.exec(
-            ["systemd-run", f"--unit=fw-listen-{port}", "python3", "-m", "http.server", str(port)],
-        )
+        unit = f"fw-listen-{port}"
+        box.exec(f"systemctl is-active -q {unit} || systemd-run --unit={unit} python3 -m http.server {port}")
     for port in ports:
         wait = f"ss -ltn 'sport = :{port}' | grep -q LISTEN"
         box.exec(f"for i in $(seq 50); do {wait} && exit 0; sleep 0.1; done; exit 1")
@@ -52,6 +36,17 @@ def web_pillar(peer, *extra):
     return with_settings(load_pillar("minimal"), roles=["web"], firewall={"rules": rules})
 
 
+# A rule of the first converge, which the pillar drops later.
+TO_BE_REMOVED = {"port": 8083, "comment": "to be removed"}
+HAND_MADE = 8084
+
+
+def hand_made_rule(web):
+    """Someone's own ufw rule (no webstack mark) for HAND_MADE, and a listener behind it."""
+    web.exec(["ufw", "allow", f"{HAND_MADE}/tcp"])  # skipped when it is there
+    listen(web, HAND_MADE)
+
+
 @pytest.fixture(scope="module")
 def fleet(boxes):
     """A web box with the firewall converged, a peer and another box."""
@@ -61,7 +56,7 @@ def fleet(boxes):
     # ssh: a listener on 22 stands in for sshd (its rule is what is tested)
     listen(web, 22, 80, 8081, 8082, 8083)
     assert probe(peer, web.ip(), 8081) == "open", "the listener should answer before the firewall is on"
-    pillar = web_pillar(peer, {"port": 8083, "comment": "to be removed"})
+    pillar = web_pillar(peer, TO_BE_REMOVED)
     dry = web.apply(pillar, "firewall", test=True)
     assert dry.ok and len(dry.pending) == 4, dry.explain()
     assert web.exec("command -v ufw", check=False).rc != 0, "test=True installed ufw"
@@ -77,6 +72,7 @@ def rules_changes(result):
 
 def test_ufw_drops_what_the_roles_do_not_allow(fleet, idempotent):
     web, peer, other, first = fleet
+    converged_to(web, web_pillar(peer, TO_BE_REMOVED), "firewall")
     ip = web.ip()
     assert rules_changes(first)["added"] == [
         "allow 22/tcp comment 'webstack: ssh'",
@@ -103,15 +99,15 @@ def test_ufw_drops_what_the_roles_do_not_allow(fleet, idempotent):
     # the firewall lives in the box's network namespace: the host is untouched
     assert not host_has_ufw_chains()
 
-    again = idempotent(web, web_pillar(peer, {"port": 8083, "comment": "to be removed"}), "firewall")
+    again = idempotent(web, web_pillar(peer, TO_BE_REMOVED), "firewall")
     print("re-apply:", again.summary())
 
 
 def test_a_rule_dropped_from_the_pillar_is_removed_and_hand_made_rules_stay(fleet, idempotent):
     web, peer, other, _ = fleet
+    converged_to(web, web_pillar(peer, TO_BE_REMOVED), "firewall")
     ip = web.ip()
-    web.exec(["ufw", "allow", "8084/tcp"])  # someone's own rule, without the webstack mark
-    listen(web, 8084)
+    hand_made_rule(web)
 
     again = converge(web, web_pillar(peer), "firewall")
     assert rules_changes(again) == {"removed": ["allow 8083/tcp comment 'webstack: to be removed'"]}
@@ -123,6 +119,7 @@ def test_a_rule_dropped_from_the_pillar_is_removed_and_hand_made_rules_stay(flee
 
 def test_the_salt_master_box_keeps_its_ports_open(fleet):
     web, peer, _, _ = fleet
+    converged_to(web, web_pillar(peer), "firewall")  # so the salt-master rule is the only change
     web.exec(["systemctl", "enable", "salt-master"])  # as a fleet's master box has it (not started)
     try:
         ran = converge(web, web_pillar(peer), "firewall")
@@ -152,6 +149,7 @@ def test_a_rule_set_without_ssh_is_refused(fleet):
 
 def test_ipv6_filtering_can_be_turned_off_and_back_on(fleet, idempotent):
     web, peer, _, _ = fleet
+    hand_made_rule(web)  # its IPv6 half must come back too
     off = with_settings(web_pillar(peer), firewall={"ipv6": False})
     ran = converge(web, off, "firewall")
     assert ran.by_id["firewall-denies-incoming-and-is-enabled"]["changes"] == {

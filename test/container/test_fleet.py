@@ -13,12 +13,12 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-import textwrap
 import time
 import uuid
 
 import pytest
 import yaml
+from box_helpers import helper
 from conftest import SESSION
 
 from tools.harness.dockerbox import REPO
@@ -80,25 +80,9 @@ def hits(box, marker):
     return int(res.stdout.strip() or 0)
 
 
-# Connect from a box to host:port: open, refused or timeout.
-PROBE = textwrap.dedent(
-    """
-    import socket, sys
-    s = socket.socket()
-    s.settimeout(3)
-    try:
-        s.connect((sys.argv[1], int(sys.argv[2])))
-        print("open")
-    except socket.timeout:
-        print("timeout")
-    except OSError as exc:
-        print(type(exc).__name__)
-    """
-)
-
-
 def probe(box, host, port):
-    return box.exec(["python3", "-c", PROBE, host, str(port)]).stdout.strip()
+    """From `box`: open, refused or timeout (dropped)."""
+    return box.exec(["python3", helper("probe.py"), host, str(port), "3"]).stdout.strip()
 
 
 def test_every_minion_converged(fleet):

@@ -16,7 +16,8 @@ import gzip
 import json
 
 import pytest
-from conftest import converge, with_settings
+from box_helpers import helper
+from conftest import converge, converged_to, with_settings
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,55 +39,6 @@ PILLAR = {
 }
 TLS = with_settings(PILLAR, nginx={"tls": {"enabled": True, "self_signed": True, "hsts_max_age": 600}})
 SELF_SIGNED = "/etc/nginx/tls/selfsigned.crt"
-
-STANDIN = r"""
-import grp, http.server, json, os, socketserver, sys
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as nginx's upstream keepalive expects
-    requests = connections = 0
-
-    def setup(self):
-        super().setup()
-        Handler.connections += 1
-
-    def do_GET(self):
-        if self.path == "/__stats__":  # asked on the socket directly, not counted
-            return self.answer({"requests": Handler.requests, "connections": Handler.connections})
-        Handler.requests += 1
-        self.answer({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
-
-    def do_POST(self):
-        Handler.requests += 1
-        size = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(size)
-        self.answer({"path": self.path, "received": size})
-
-    def answer(self, data):
-        body = json.dumps(data).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def address_string(self):
-        return "unix"
-
-    def log_message(self, *args):
-        pass
-
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-path = sys.argv[1]
-if os.path.exists(path):
-    os.unlink(path)
-server = Server(path, Handler)
-os.chown(path, 0, grp.getgrnam("www-data").gr_gid)  # as the contract says: www-data may connect
-os.chmod(path, 0o660)
-server.serve_forever()
-"""
 
 CSS = "".join(f".rule-{i} {{ color: #{i:06x}; margin: {i}px; }}\n" for i in range(200))
 
@@ -184,7 +136,7 @@ def pem(obj) -> str:
 
 
 @pytest.fixture(scope="module")
-def web(boxes):
+def nginx_box(boxes):
     box = boxes.start("nginx")
     box.exec("apt-get update -qq && apt-get install -y -qq curl >/dev/null")  # for the checks
     # What the app role would lay down ...
@@ -192,9 +144,8 @@ def web(boxes):
     box.put_file(f"{ROOT}/shared/static/css/app.css", CSS)
     box.put_file(f"{ROOT}/shared/media/upload.txt", "an upload\n")
     # ... and gunicorn, as the supervisor role would run it.
-    box.put_file("/usr/local/lib/gunicorn-standin.py", STANDIN)
     box.exec(f"install -d -o root -g www-data -m 0750 /run/{NAME}")
-    box.exec(f"systemd-run --unit={STANDIN_UNIT} python3 /usr/local/lib/gunicorn-standin.py {SOCKET}")
+    box.exec(f"systemd-run --unit={STANDIN_UNIT} python3 {helper('gunicorn_standin.py')} {SOCKET}")
     box.exec(f"for i in $(seq 50); do [ -S {SOCKET} ] && exit 0; sleep 0.1; done; exit 1")
 
     first = converge(box, PILLAR, "nginx")
@@ -202,11 +153,20 @@ def web(boxes):
     return box
 
 
-@pytest.fixture(scope="module")
-def tls_web(web):
-    res = converge(web, TLS, "nginx")
-    print(f"\nnginx TLS converge: {res.summary()}")
-    return web
+@pytest.fixture
+def web(nginx_box):
+    """The nginx box converged to PILLAR (plain http)."""
+    converged_to(nginx_box, PILLAR, "nginx")
+    return nginx_box
+
+
+@pytest.fixture
+def tls_web(nginx_box):
+    """The nginx box converged to TLS (the self-signed certificate)."""
+    res = converged_to(nginx_box, TLS, "nginx")
+    if res:
+        print(f"\nnginx TLS converge: {res.summary()}")
+    return nginx_box
 
 
 # -- plain http ----------------------------------------------------------------

@@ -10,48 +10,15 @@ Each test names the pillar it starts from (conftest's `converged_to`).
 
 import concurrent.futures
 import json
-import textwrap
 
 import pytest
+from box_helpers import helper
 from conftest import converge, converged_to, load_pillar, with_settings
 
 from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
 PASSWORD = "mq s3cret:/@pass"
 VENV = "/tmp/amqp-client"
-
-# Publish a message on the URL's vhost and read it back; or say why not.
-AMQP = textwrap.dedent(
-    """
-    import sys, pika
-    try:
-        conn = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
-    except pika.exceptions.AMQPConnectionError as exc:
-        print("refused", type(exc).__name__)
-        sys.exit()
-    channel = conn.channel()
-    channel.queue_declare("webstack-test")
-    channel.basic_publish("", "webstack-test", sys.argv[2].encode())
-    method, _, body = channel.basic_get("webstack-test", auto_ack=True)
-    print("got", body.decode())
-    conn.close()
-    """
-)
-
-# The start of an AMQP 0-9-1 handshake: the server answers the protocol
-# header with a Connection.Start method frame (type 1, channel 0).
-HANDSHAKE = textwrap.dedent(
-    """
-    import socket, sys
-    try:
-        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-    except OSError as exc:
-        print("closed", type(exc).__name__)
-        sys.exit()
-    s.sendall(b"AMQP\\x00\\x00\\x09\\x01")
-    print("amqp" if s.recv(7)[:3] == b"\\x01\\x00\\x00" else "other")
-    """
-)
 
 
 def pillar(peers=None, **mq):
@@ -67,11 +34,13 @@ SINGLE = pillar()
 
 
 def amqp(box, url, text="hello"):
-    return box.exec([f"{VENV}/bin/python", "-c", AMQP, url, text]).stdout.strip()
+    """Publish `text` on the URL's vhost and read it back (pika, in VENV): "got <text>" or "refused <why>"."""
+    return box.exec([f"{VENV}/bin/python", helper("amqp_roundtrip.py"), url, text]).stdout.strip()
 
 
 def knock(src, host, port):
-    return src.exec(["python3", "-c", HANDSHAKE, host, str(port)]).stdout.strip()
+    """The start of an AMQP handshake from `src`: "amqp", "other" or "closed <why>"."""
+    return src.exec(["python3", helper("amqp_handshake.py"), host, str(port)]).stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import textwrap
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from box_helpers import copy_helper, helper
 from conftest import converge, load_pillar, with_settings
 from figures import report
 
@@ -41,43 +41,6 @@ from tools.harness.dockerbox import TEST_PILLAR_ROOT
 NAME = "demo"
 DOMAIN = "demo.webstack.test"
 LOOPBACK = re.compile(r"^(127\.|\[::1\]|::1$)")
-
-# One raw HTTP/1.1 exchange from the scanner: argv = host port tls(0/1) sni,
-# the request on stdin (\n line ends); prints what the server sent back.
-RAW_HTTP = textwrap.dedent(
-    """
-    import socket, ssl, sys
-    host, port, tls, sni = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
-    sock = socket.create_connection((host, port), timeout=10)
-    if tls:
-        sock = ssl._create_unverified_context().wrap_socket(sock, server_hostname=sni)
-    sock.sendall(sys.stdin.buffer.read().replace(b"\\n", b"\\r\\n"))
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    sys.stdout.write(data.decode(errors="replace"))
-    """
-)
-
-# The command line of every process, sampled until STOP appears: what any
-# local user can read in /proc while Salt runs.
-CMDLINES = textwrap.dedent(
-    """
-    import os, sys, time
-    stop, out, seen = sys.argv[1], sys.argv[2], set()
-    while not os.path.exists(stop):
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    seen.add(fh.read().replace(b"\\0", b" ").decode(errors="replace").strip())
-            except OSError:
-                pass
-        time.sleep(0.005)
-    with open(out, "w") as fh:
-        fh.write("\\n".join(sorted(seen)))
-    """
-)
-
 
 # -- the boxes ------------------------------------------------------------------------
 
@@ -95,7 +58,6 @@ def scanner(boxes):
         "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
         "apt-get install -y -qq --no-install-recommends nmap >/dev/null"
     )
-    box.put_file("/tmp/raw-http.py", RAW_HTTP)
     return box
 
 
@@ -132,7 +94,7 @@ def ask(scanner, box, request: str, port: int = 443) -> tuple[int, dict, str]:
     scanner.put_file("/tmp/request.http", request)
     tls = int(port == 443)
     out = scanner.exec(
-        ["sh", "-c", f"python3 /tmp/raw-http.py {box.ip()} {port} {tls} {DOMAIN} </tmp/request.http"]
+        ["sh", "-c", f"python3 {helper('raw_http.py')} {box.ip()} {port} {tls} {DOMAIN} </tmp/request.http"]
     )
     return parse_response(out.stdout)
 
@@ -365,7 +327,7 @@ def secrets_of(pillar) -> list[str]:
 def salt_runs(stack):
     """A re-apply and a test=True run of the stack, with every process's command line
     sampled meanwhile by `nobody` (what any local user can see)."""
-    stack.put_file("/tmp/cmdlines.py", CMDLINES)
+    copy_helper(stack, "cmdlines.py", "/tmp/cmdlines.py")  # where nobody may read it
     stack.exec("rm -f /tmp/cmdlines.stop /tmp/cmdlines.txt")
     sampler = "runuser -u nobody -- python3 /tmp/cmdlines.py /tmp/cmdlines.stop /tmp/cmdlines.txt"
     stack.exec(f"nohup {sampler} >/dev/null 2>&1 &")

@@ -25,6 +25,7 @@ import uuid
 
 import pytest
 from app_helpers import pid, status, wait_new_pid
+from box_helpers import helper
 from site_client import DOMAIN, fetch, pin
 
 NAME = "demo"
@@ -115,35 +116,6 @@ def boot_services(box) -> set:
     return {line.split()[0] for line in out.splitlines() if line.split()[1].startswith("enabled")}
 
 
-# A PostgreSQL StartupMessage (protocol 3.0) for the app's role and database
-# from 127.0.0.2: loopback, but not the address the server trusts. Prints the
-# server's answer: R (authentication asked) or E with its message.
-STARTUP_FROM_ELSEWHERE = r"""
-import socket, struct, sys
-s = socket.socket()
-s.bind(("127.0.0.2", 0))
-s.connect(("127.0.0.1", 5432))
-name = sys.argv[1].encode()
-params = b"user\0" + name + b"\0database\0" + name + b"\0\0"
-s.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
-kind, size = struct.unpack("!ci", s.recv(5))
-body = s.recv(size)
-print(kind.decode(), body.replace(b"\0", b" ").decode(errors="replace"))
-"""
-
-# An AMQP login with the app's own client library (the release's venv).
-AMQP_LOGIN = """
-import sys, amqp
-try:
-    user, password, vhost = sys.argv[1:]
-    amqp.Connection("127.0.0.1:5672", userid=user, password=password, virtual_host=vhost).connect()
-except Exception as exc:
-    print("refused", type(exc).__name__)
-else:
-    print("connected")
-"""
-
-
 @pytest.fixture(scope="module")
 def box(stack_box):
     return pin(stack_box)
@@ -231,7 +203,8 @@ def test_syslog_gunicorn_and_nginx_lines_arrive_at_the_receiver_over_tls(box):
 
 
 def test_postgresql_refuses_other_addresses_and_wrong_passwords(box, boxes):
-    answer = box.exec(["python3", "-c", STARTUP_FROM_ELSEWHERE, NAME]).stdout
+    # A StartupMessage from 127.0.0.2: loopback, but not the address the server trusts.
+    answer = box.exec(["python3", helper("pg_startup.py"), NAME]).stdout
     assert answer.startswith("E ") and 'no pg_hba.conf entry for host "127.0.0.2"' in answer, answer
     wrong = box.exec(
         ["psql", f"host=127.0.0.1 user={NAME} dbname={NAME}", "-XAtc", "SELECT 1"],
@@ -250,12 +223,13 @@ def test_postgresql_refuses_other_addresses_and_wrong_passwords(box, boxes):
 def test_rabbitmq_has_no_guest_and_the_app_user_only_its_vhost(box):
     users = box.exec(["rabbitmqctl", "-q", "list_users"]).stdout.splitlines()
     assert [line.split()[0] for line in users if line and not line.startswith("user")] == [NAME], users
-    python = f"/srv/{NAME}/current/.venv/bin/python"
-    login = box.exec([python, "-c", AMQP_LOGIN, "guest", "guest", "/"]).stdout.strip()
-    assert login == "refused AccessRefused", login
+    # An AMQP login with the app's own client library (the release's venv).
+    login = [f"/srv/{NAME}/current/.venv/bin/python", helper("amqp_login.py")]
+    guest = box.exec([*login, "guest", "guest", "/"]).stdout.strip()
+    assert guest == "refused AccessRefused", guest
     password = box.pillar["webstack"]["rabbitmq"]["password"]
-    assert box.exec([python, "-c", AMQP_LOGIN, NAME, password, NAME]).stdout.strip() == "connected"
-    assert box.exec([python, "-c", AMQP_LOGIN, NAME, password, "/"]).stdout.strip() == "refused NotAllowed"
+    assert box.exec([*login, NAME, password, NAME]).stdout.strip() == "connected"
+    assert box.exec([*login, NAME, password, "/"]).stdout.strip() == "refused NotAllowed"
 
 
 # -- idempotence ----------------------------------------------------------------

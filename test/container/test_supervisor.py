@@ -10,7 +10,7 @@ import time
 
 import pytest
 from app_helpers import http, install_client, make_repo, pid, status, wait_http, wait_new_pid
-from conftest import load_pillar, with_settings
+from conftest import converge, converged_to, load_pillar, with_settings
 
 STATES = "app,supervisor"
 
@@ -32,8 +32,7 @@ def box(boxes, pillar):
     prep = box.apply(pillar, "app.install")
     assert prep.ok, prep.explain()
     make_repo(box)
-    result = box.apply(pillar, STATES)
-    assert result.ok, result.explain()
+    result = converge(box, pillar, STATES)
     print(f"\nconverge {STATES}: {result.summary()}")
     return box
 
@@ -84,15 +83,16 @@ def test_a_killed_process_is_back_within_5_seconds(box, program):
 
 
 def test_second_apply_restarts_nothing(box, pillar, idempotent):
+    converged_to(box, pillar, STATES)
     before = {p: pid(box, p) for p in ("shop-gunicorn", "shop-celery")}
     idempotent(box, pillar, STATES)
     assert {p: pid(box, p) for p in before} == before
 
 
 def test_a_changed_program_config_restarts_only_that_program(box, pillar):
+    converged_to(box, pillar, STATES)  # concurrency 1
     gunicorn, celery = pid(box, "shop-gunicorn"), pid(box, "shop-celery")
-    result = box.apply(with_settings(pillar, supervisor={"celery": {"concurrency": 2}}), STATES)
-    assert result.ok, result.explain()
+    result = converge(box, with_settings(pillar, supervisor={"celery": {"concurrency": 2}}), STATES)
     assert result.by_id["supervisor-runs-celery"]["changes"] == {"config": "changed"}
     assert pid(box, "shop-celery") != celery
     assert pid(box, "shop-gunicorn") == gunicorn
@@ -102,21 +102,17 @@ def test_a_changed_program_config_restarts_only_that_program(box, pillar):
 
 def test_beat_runs_only_where_asked(box, pillar):
     beat = with_settings(pillar, supervisor={"celery": {"beat": True}})
-    result = box.apply(beat, STATES)
-    assert result.ok, result.explain()
+    converge(box, beat, STATES)
     assert status(box)["shop-celerybeat"][0] == "RUNNING"
-    result = box.apply(pillar, STATES)
-    assert result.ok, result.explain()
+    converge(box, pillar, STATES)
     assert "shop-celerybeat" not in status(box)
     assert not box.exec(["test", "-e", "/etc/supervisor/conf.d/shop-celerybeat.conf"], check=False).ok
 
 
 def test_a_web_only_box_runs_no_celery_worker(box, pillar):
-    result = box.apply(with_settings(pillar, roles=["web"]), STATES)
-    assert result.ok, result.explain()
+    converge(box, with_settings(pillar, roles=["web"]), STATES)
     assert "shop-celery" not in status(box) and "shop-gunicorn" in status(box)
-    result = box.apply(pillar, STATES)
-    assert result.ok, result.explain()
+    converge(box, pillar, STATES)
     assert status(box)["shop-celery"][0] == "RUNNING"
 
 

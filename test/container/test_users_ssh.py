@@ -2,16 +2,20 @@
 users + ssh: developers log in over ssh from another container with their
 keys (and nothing else), sudo as the pillar says, and lose both when they
 leave the pillar; the project user owns its root.
+
+Alice (with sudo) and Bob are listed until a test removes Alice; the tests
+that need her listed, or removed, say so first (conftest's `converged_to`).
 """
 
 import time
 import types
 
 import pytest
-from conftest import converge, load_pillar, with_settings
+from conftest import converge, converged_to, load_pillar, with_settings
 
 CLIENT = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
 CLIENT += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+STATES = "base,users,ssh"
 
 
 def developers(keys, *names):
@@ -35,7 +39,7 @@ def site(boxes):
         peer.exec(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{who}@peer", "-f", f"/root/{who}"])
         keys[who] = peer.exec(["cat", f"/root/{who}.pub"]).stdout.strip()
     pillar = developers(keys, "alice", "bob")
-    converge(box, pillar, "base,users,ssh")
+    converge(box, pillar, STATES)
     # Where sshd would look for root's keys, were root let in.
     box.put_file("/root/.ssh/authorized_keys", keys["root"] + "\n", mode=0o600)
     return types.SimpleNamespace(box=box, peer=peer, keys=keys, pillar=pillar, ip=box.ip())
@@ -73,6 +77,7 @@ def test_sshd_runs_with_our_settings(site):
 
 
 def test_developer_logs_in_with_their_key_and_has_passwordless_sudo(site):
+    converged_to(site.box, site.pillar, STATES)  # alice listed
     res = ssh(site, "alice", "id -un; echo $LANG; sudo -n true && echo sudo-ok")
     assert res.ok, res.stderr
     assert res.stdout.split() == ["alice", "en_US.UTF-8", "sudo-ok"]
@@ -138,6 +143,7 @@ def test_an_earlier_drop_in_that_wins_stops_the_reload(site):
 def test_socket_activation_is_turned_off(site):
     # Ubuntu 24.04 starts sshd from ssh.socket; Debian ships the unit too.
     box = site.box
+    converged_to(box, site.pillar, STATES)  # alice listed
     box.exec(["systemctl", "enable", "ssh.socket"])
     converge(box, site.pillar, "ssh")
     assert box.exec(["systemctl", "is-enabled", "ssh.socket"], check=False).stdout.strip() == "disabled"
@@ -146,17 +152,19 @@ def test_socket_activation_is_turned_off(site):
 
 
 def test_users_and_ssh_are_idempotent(site, idempotent):
-    idempotent(site.box, site.pillar, "base,users,ssh")
+    converged_to(site.box, site.pillar, STATES)
+    idempotent(site.box, site.pillar, STATES)
 
 
 def test_a_developer_removed_from_the_pillar_loses_login_and_sudo(site, idempotent):
     box, peer = site.box, site.peer
+    converged_to(box, site.pillar, STATES)  # alice listed
     # An open session that must not outlive the account.
     peer.container.exec_run([*CLIENT, "-i", "/root/alice", f"alice@{site.ip}", "sleep 300"], detach=True)
     wait_for(lambda: box.exec(["pgrep", "-u", "alice", "sleep"], check=False).ok)
 
     without = developers(site.keys, "bob")
-    converge(box, without, "base,users,ssh")
+    converge(box, without, STATES)
 
     res = ssh(site, "alice", "true")
     assert res.rc == 255 and "Permission denied" in res.stderr, res
@@ -166,11 +174,12 @@ def test_a_developer_removed_from_the_pillar_loses_login_and_sudo(site, idempote
     assert box.exec(["id", "-nG", "alice"]).stdout.split() == ["alice", "webstack-managed"]
     assert box.exec(["test", "-d", "/home/alice"]).ok, "the home directory stays"
     assert ssh(site, "bob", "id -un").stdout.strip() == "bob"
-    idempotent(box, without, "base,users,ssh")
+    idempotent(box, without, STATES)
 
 
 def test_a_developer_listed_again_gets_their_account_back(site):
-    converge(site.box, site.pillar, "base,users,ssh")
+    converged_to(site.box, developers(site.keys, "bob"), STATES)  # alice removed
+    converge(site.box, site.pillar, STATES)
     res = ssh(site, "alice", "sudo -n id -un")
     assert res.stdout.strip() == "root", res
 
