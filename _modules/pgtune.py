@@ -127,7 +127,7 @@ def quote(value):
     return "'{}'".format(str(value).replace("\\", "\\\\").replace("'", "''"))
 
 
-def derive(section):
+def derive(section, ws=None):  # noqa: ARG001 - a derive hook is given every setting: sizing needs none
     """
     ``{"conf": {...}}``: the postgresql.conf settings of a
     ``webstack:postgresql`` section, sized for this host (its ``tuning``,

@@ -28,9 +28,11 @@ import ipaddress
 import json
 import logging
 import re
+import subprocess
 from urllib.parse import quote
 
 import salt.utils.dictupdate
+import salt.utils.path
 import salt.utils.yaml
 from salt.exceptions import CommandExecutionError
 
@@ -48,6 +50,9 @@ __virtualname__ = "webstack"
 # Sections outside the state directories (salt://defaults.yaml and
 # salt://schema.yaml), checked on every box.
 SHARED_SECTIONS = ("project", "roles", "peers")
+
+# systemd's time span units (systemd.time(7)), in seconds, longest names first.
+TIMESPAN_UNITS = {"min": 60, "sec": 1, "hr": 3600, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # The named formats the schemas use, with what a wrong value is told.
 _DOMAIN_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
@@ -92,6 +97,22 @@ FORMATS = {
         re.compile(r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$"),
         "an IP address or network like 10.0.0.5 or 10.0.0.0/24",
     ),
+    "https_url": (
+        re.compile(rf"^https://({_DOMAIN_LABEL}\.)*{_DOMAIN_LABEL}(:[0-9]{{1,5}})?/?$"),
+        "an https URL of a host, like https://s3.eu-west-1.amazonaws.com",
+    ),
+    "bucket": (
+        re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+        "an S3 bucket name (3 to 63 lower case letters, digits, dots and hyphens)",
+    ),
+    "calendar": (
+        re.compile(r"^[A-Za-z0-9*:,./~ -]+$"),
+        "a systemd calendar expression like daily or 'Sun *-*-* 01:30:00' (systemd-analyze calendar)",
+    ),
+    "timespan": (
+        re.compile(rf"^\s*([0-9]+\s*({'|'.join(TIMESPAN_UNITS)})\s*)+$"),
+        "a time span like 90s, 10min, 26h or 8d",
+    ),
 }
 
 
@@ -103,8 +124,29 @@ def _is_network(value):
     return True
 
 
+def _is_calendar(value):
+    """What systemd's timers accept, where systemd-analyze is at hand (else the pattern alone)."""
+    if not salt.utils.path.which("systemd-analyze"):
+        return True
+    return subprocess.run(
+        ["systemd-analyze", "calendar", "--iterations=1", value], capture_output=True, check=False
+    ).returncode == 0
+
+
 # Formats a pattern alone can't check, beyond it.
-FORMAT_CHECKS = {"ip_or_network": _is_network}
+FORMAT_CHECKS = {"ip_or_network": _is_network, "calendar": _is_calendar}
+
+
+def timespan(value):
+    """
+    Seconds in a systemd time span (``90s``, ``10min``, ``26h``, ``1d 12h``).
+
+    CLI Example: ``salt-call webstack.timespan 8d``
+    """
+    total = 0
+    for number, unit in re.findall(r"([0-9]+)\s*([a-z]+)", value):
+        total += int(number) * TIMESPAN_UNITS[unit]
+    return total
 
 
 def __virtual__():
@@ -530,6 +572,13 @@ def _derive(ws, src):
             value = _fill(template, ws, conf)
             ws["exports"][var] = ",".join(map(str, value)) if isinstance(value, list) else value
 
+    # What only Python can work out (component.yaml `derive`), for this
+    # box's components, given every other setting.
+    for component in ws["components"]:
+        hook = src["declared"][component].get("derive")
+        if hook:
+            ws[component].update(__salt__[hook](ws[component], ws))
+
     # Each component's packages and ports (and logs it follows), as this
     # box's settings make them.
     ws["facts"] = {}
@@ -575,8 +624,6 @@ def _derive(ws, src):
             for after in decl.get("after", ())
             if after["sls"].split(".")[0] in here and _holds(after.get("when"), ws, conf)
         ]
-        if decl.get("derive"):
-            conf.update(__salt__[decl["derive"]](conf))
 
 
 def _url_host(host):

@@ -1,6 +1,8 @@
+import hashlib
 import uuid
 
 from demo.version import VERSION
+from django.core.files.storage import default_storage
 from django.db.models import F
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -55,3 +57,17 @@ def task_result(request, token):
     if row is None:
         return JsonResponse({"status": "pending"}, status=404)
     return JsonResponse({"status": "done", "value": row.value, "worker": row.worker})
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def upload(request):
+    """POST a multipart `file`: stored under MEDIA_ROOT/uploads/, answers its URL and SHA-256."""
+    if "file" not in request.FILES:
+        return JsonResponse({"status": "error", "error": "no file"}, status=400)
+    sent = request.FILES["file"]
+    digest = hashlib.sha256()
+    for chunk in sent.chunks():
+        digest.update(chunk)
+    name = default_storage.save(f"uploads/{sent.name}", sent)
+    return JsonResponse({"name": name, "url": default_storage.url(name), "sha256": digest.hexdigest()}, status=201)

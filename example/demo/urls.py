@@ -7,4 +7,5 @@ urlpatterns = [
     path("version/", views.version, name="version"),
     path("tasks/", views.tasks, name="tasks"),
     path("tasks/<uuid:token>/", views.task_result, name="task-result"),
+    path("uploads/", views.upload, name="upload"),
 ]

@@ -44,3 +44,12 @@ webstack:
   supervisor:
     celery:
       beat: true
+  # Backups of the database (WAL archived every minute at most, full and
+  # differential backups) and of the media files, encrypted, into a
+  # directory on the box: `salt-call backup.status`, `salt-call backup.run
+  # full`. In production: an S3-compatible store elsewhere (pillar.example).
+  backup:
+    enabled: true
+    repository:
+      path: /var/backups/webstack
+    passphrase: demo-backup-passphrase-not-secret

@@ -16,7 +16,7 @@ import time
 
 import docker.errors
 
-from tools.harness.dockerbox import BASE_IMAGE, Apply, Box, Exec, client
+from tools.harness.dockerbox import BASE_IMAGE, MOUNT, REPO, Apply, Box, Exec, client
 
 NAME = "webstack-demo"
 COMPLETED = re.compile(r"Completed state \[(?P<name>.*?)\] at time .*duration_in_ms=(?P<ms>[\d.]+)")
@@ -32,10 +32,17 @@ def phase(label: str):
 
 
 def container_for(image: str) -> Box:
-    """The demo container: reused (started again if stopped) when it runs the asked-for image, else made."""
+    """
+    The demo container: reused (started again if stopped) when it runs the
+    asked-for image with this checkout mounted, else made anew.
+    """
     try:
         existing = client().containers.get(NAME)
-        if image in existing.image.tags and existing.status in ("running", "exited"):
+        mounted = {m["Destination"]: m["Source"] for m in existing.attrs.get("Mounts", [])}
+        if mounted.get(MOUNT) != str(REPO):
+            print(f"    removing {NAME}: it mounts {mounted.get(MOUNT)}, not this checkout")
+            existing.remove(force=True)
+        elif image in existing.image.tags and existing.status in ("running", "exited"):
             box = Box(existing)
             if existing.status == "exited":
                 print(f"    starting stopped container {NAME}")
@@ -90,6 +97,8 @@ def hints(ip: str, ws: dict) -> list[tuple[str, str]]:
     if tls:
         unknown = f"curl -k --resolve unknown.example:443:{ip} https://unknown.example/"
         rows.append((unknown, "unknown name: handshake refused"))
+    if ws["backup"]["active"]:
+        rows.append((f"docker exec {NAME} salt-call backup.history", "the backups a restore can go back to"))
     return rows + [
         (f"docker exec -it {NAME} bash", "a shell on the box (supervisorctl status, ...)"),
         ("make demo", "re-apply in place: expect 0 changed"),
@@ -124,6 +133,10 @@ def main() -> int:
     ip = box.ip()
     # Pillar values come masked from pillar.get in Salt 3008: read the merged settings.
     ws = json.loads(box.exec(["salt-call", "--local", "--out=json", "webstack.settings"]).stdout)["local"]
+    if ws["backup"]["active"]:
+        # The first apply took a full backup and a media snapshot.
+        status = box.exec(["salt-call", "--local", "--out=json", "backup.status"], check=False)
+        print(f"==> {json.loads(status.stdout)['local']['summary']}")
     print(f"\nThe demo is running in container {NAME} ({ip}). Try:")
     for command, comment in hints(ip, ws):
         print(f"  # {comment}\n  {command}")

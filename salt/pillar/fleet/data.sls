@@ -8,3 +8,11 @@ webstack:
     redis:
       enabled: true
       password: fleet-cache-password
+  # Backups: the db box archives its WAL and backs up the database, the app
+  # boxes their media files, into a directory on each box here; in
+  # production an S3-compatible store elsewhere (see pillar.example).
+  backup:
+    enabled: true
+    repository:
+      path: /var/backups/webstack
+    passphrase: fleet-backup-passphrase-not-secret

@@ -1,0 +1,295 @@
+"""
+The backup repositories: pgBackRest's configuration and stanza, and restic's
+media repository, checked against what the store really holds.
+
+.. code-block:: yaml
+
+    backup-repository-holds-this-clusters-stanza:
+      backup.stanza_present:
+        - name: shop
+        - config: /etc/pgbackrest/pgbackrest.conf
+        - contents: "[global]\\nrepo1-type=s3\\n..."
+        - port: 5432
+
+    backup-media-repository-exists:
+      backup.restic_repository_present:
+        - name: s3:https://store.example.com/bucket/shop/media
+        - command: [restic, --cache-dir, /var/cache/restic]
+        - env: {RESTIC_PASSWORD_FILE: ..., AWS_ACCESS_KEY_ID: ...}
+
+The configuration holds the repository's passphrase and keys: it is never
+shown (changes say only that it was updated) and lands only after the store
+was read with it, so settings the repository can't be read with (another
+passphrase, encryption turned on for an existing stanza, a store that does
+not answer) fail the state and leave the running archiving alone.
+"""
+
+import json
+import os
+import tempfile
+
+__virtualname__ = "backup"
+
+# pgbackrest info's status codes (pgBackRest's docs, "info" command).
+STANZA_OK, MISSING_STANZA, NO_BACKUP, MISSING_DATA = 0, 1, 2, 3
+# restic's words for "no repository here yet".
+RESTIC_ABSENT = ("does not exist", "Is there a repository at the following location")
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _ret(name):
+    return {"name": name, "result": True, "changes": {}, "comment": ""}
+
+
+def _run(cmd, runas=None, env=None, timeout=None):
+    return __salt__["cmd.run_all"](
+        cmd,
+        runas=runas,
+        env=env,
+        python_shell=False,
+        output_loglevel="quiet",
+        ignore_retcode=True,
+        timeout=timeout,
+    )
+
+
+def _text(res):
+    return (res.get("stderr") or res.get("stdout") or "").strip()
+
+
+def _info(config, stanza):
+    """(stanza's info dict, None) or (None, why the repository can't be read); config None: pgBackRest's own."""
+    where = [f"--config={config}"] if config else []
+    res = _run(["pgbackrest", *where, f"--stanza={stanza}", "--output=json", "info"], runas="postgres")
+    if res["retcode"] != 0:
+        return None, _text(res)
+    found = json.loads(res["stdout"] or "[]")
+    return (found[0] if found else {"status": {"code": MISSING_STANZA}}), None
+
+
+def _staged(contents):
+    """A private copy of `contents` pgBackRest (user postgres) can read."""
+    fd, path = tempfile.mkstemp(prefix="pgbackrest-", suffix=".conf")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(contents)
+    uid = __salt__["file.user_to_uid"]("postgres")
+    os.chown(path, uid, -1)
+    return path
+
+
+def _refusal(error):
+    """What a failed read of the repository means, for the operator."""
+    lowered = error.lower()
+    if any(word in lowered for word in ("decrypt", "cipher", "crypto", "format", "checksum")):
+        return (
+            "webstack:backup:passphrase: the repository holds backups this passphrase (or encryption setting)"
+            " can't read; encryption can't change for an existing stanza: give its passphrase, or a new"
+            f" repository:prefix for a new one. pgBackRest said: {error}"
+        )
+    return f"the backup repository can't be read (is the store reachable?): {error}"
+
+
+def _local_system_id(port):
+    res = _run(
+        ["psql", "-XAtq", "-p", str(port), "-d", "postgres", "-c", "SELECT system_identifier FROM pg_control_system()"],
+        runas="postgres",
+    )
+    return res["stdout"].strip() if res["retcode"] == 0 else None
+
+
+def stanza_present(name, config, contents, port):
+    """
+    pgBackRest's configuration at `config` is `contents`, and the repository
+    holds stanza `name` of this cluster (the PostgreSQL on `port`), created
+    when missing (also after a run that stopped half way).
+
+    name
+        The stanza (the project's name).
+    config
+        pgBackRest's configuration file; written mode 0640, postgres's.
+    contents
+        Its text.
+    port
+        The cluster's port (its system identifier must match the stanza's).
+    """
+    ret = _ret(name)
+    current = None
+    if os.path.exists(config):
+        with open(config) as handle:
+            current = handle.read()
+    if not __salt__["cmd.has_exec"]("pgbackrest"):
+        # A dry run before the package is in.
+        ret["result"] = None
+        ret["changes"] = {"config": "would be written", "stanza": "would be created"}
+        ret["comment"] = "pgBackRest is not installed yet"
+        return ret
+
+    probe = _staged(contents) if current != contents else config
+    try:
+        stanza, error = _info(probe, name)
+    finally:
+        if probe != config:
+            os.unlink(probe)
+    if error:
+        ret["result"] = False
+        ret["comment"] = _refusal(error)
+        return ret
+    code = stanza["status"]["code"]
+    if code not in (STANZA_OK, MISSING_STANZA, NO_BACKUP, MISSING_DATA):
+        ret["result"] = False
+        ret["comment"] = f"stanza {name}: {stanza['status'].get('message')} (pgbackrest info status {code})"
+        return ret
+    if code != MISSING_STANZA and stanza.get("cipher") not in (None, "aes-256-cbc"):
+        ret["result"] = False
+        ret["comment"] = _refusal(f"stanza {name} is stored with cipher {stanza.get('cipher')}")
+        return ret
+    databases = stanza.get("db") or []
+    local = _local_system_id(port)
+    if databases and local and str(databases[-1]["system-id"]) != local:
+        ret["result"] = False
+        ret["comment"] = (
+            f"stanza {name} in the repository backs up another cluster (system id {databases[-1]['system-id']},"
+            f" this one {local}): on a new box restore it (salt-call backup.restore_db) and apply again;"
+            " for a cluster that replaces it for good, give a new webstack:backup:repository:prefix"
+        )
+        return ret
+
+    if current != contents:
+        ret["changes"]["config"] = "updated (not shown: it holds the repository's secrets)"
+    if code in (MISSING_STANZA, MISSING_DATA):
+        ret["changes"]["stanza"] = "created"
+    if __opts__["test"]:
+        ret["result"] = None if ret["changes"] else True
+        ret["comment"] = "would be set up" if ret["changes"] else f"stanza {name} is in the repository"
+        return ret
+
+    if current != contents:
+        __salt__["file.mkdir"](os.path.dirname(config))
+        with open(config, "w") as handle:
+            os.fchmod(handle.fileno(), 0o640)
+            handle.write(contents)
+        __salt__["file.chown"](config, "postgres", "postgres")
+    if "stanza" in ret["changes"]:
+        res = _run(["pgbackrest", f"--stanza={name}", "stanza-create"], runas="postgres")
+        if res["retcode"] != 0:
+            ret["result"] = False
+            ret["comment"] = f"pgbackrest stanza-create failed: {_text(res)}"
+            return ret
+    ret["comment"] = f"stanza {name} is in the repository"
+    return ret
+
+
+def restic_repository_present(name, command, env, timeout=120):
+    """
+    restic's repository `name` (also in ``env`` as RESTIC_REPOSITORY)
+    exists: initialised when the store has none.
+
+    name
+        The repository (for the output).
+    command
+        restic and its global options (cache, CA).
+    env
+        restic's environment: repository, passphrase file, store keys.
+    timeout
+        Seconds to wait for the store.
+    """
+    ret = _ret(name)
+    if not __salt__["cmd.has_exec"](command[0]):
+        ret["result"] = None
+        ret["changes"] = {"repository": "would be initialised"}
+        ret["comment"] = "restic is not installed yet"
+        return ret
+    res = _run([*command, "cat", "config"], env=env, timeout=timeout)
+    if res["retcode"] == 0:
+        ret["comment"] = "the media repository exists"
+        return ret
+    if not any(words in _text(res) for words in RESTIC_ABSENT):
+        ret["result"] = False
+        ret["comment"] = f"the media repository can't be read (is the store reachable?): {_text(res)[-500:]}"
+        return ret
+    ret["changes"] = {"repository": "initialised"}
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = "the media repository would be initialised"
+        return ret
+    res = _run([*command, "init"], env=env, timeout=timeout)
+    if res["retcode"] != 0:
+        ret["result"] = False
+        ret["changes"] = {}
+        ret["comment"] = f"restic init failed: {_text(res)[-500:]}"
+        return ret
+    ret["comment"] = "the media repository was initialised"
+    return ret
+
+
+def full_backup_exists(name):
+    """
+    Stanza `name` holds a full backup: WAL archived before the first one
+    can't be restored, so a new stanza gets one now rather than at its
+    first scheduled run. Needs archiving on (pgBackRest checks it).
+
+    name
+        The stanza.
+    """
+    ret = _ret(name)
+    if not __salt__["cmd.has_exec"]("pgbackrest"):
+        ret.update(result=None, changes={"backup": "would take a first full backup"}, comment="not installed yet")
+        return ret
+    stanza, error = _info(None, name)
+    if error:
+        ret.update(result=False, comment=_refusal(error))
+        return ret
+    if any(b["type"] == "full" for b in stanza.get("backup") or []):
+        ret["comment"] = f"stanza {name} holds a full backup"
+        return ret
+    ret["changes"] = {"backup": "first full backup taken"}
+    if __opts__["test"]:
+        ret.update(result=None, comment="a first full backup would be taken")
+        return ret
+    res = _run(["pgbackrest", f"--stanza={name}", "--type=full", "backup"], runas="postgres")
+    if res["retcode"] != 0:
+        ret.update(result=False, changes={}, comment=f"the first full backup failed: {_text(res)}")
+        return ret
+    ret["comment"] = f"stanza {name} holds a full backup"
+    return ret
+
+
+def snapshot_exists(name, command, env, host, timeout=600):
+    """
+    restic's repository holds a snapshot of `name` (a directory) from
+    `host`: a new repository gets one now rather than at the first timer run.
+
+    name
+        The directory (the app's MEDIA_ROOT).
+    command, env
+        restic and its global options, and its environment.
+    host
+        The host name snapshots are filed under.
+    timeout
+        Seconds to wait for the store.
+    """
+    ret = _ret(name)
+    if not __salt__["cmd.has_exec"](command[0]):
+        ret.update(result=None, changes={"snapshot": "would be taken"}, comment="restic is not installed yet")
+        return ret
+    res = _run([*command, "snapshots", "--json", "--host", host, "--tag", "media"], env=env, timeout=timeout)
+    if res["retcode"] != 0 and not (__opts__["test"] and any(w in _text(res) for w in RESTIC_ABSENT)):
+        ret.update(result=False, comment=f"the media repository can't be read: {_text(res)[-500:]}")
+        return ret
+    if res["retcode"] == 0 and json.loads(res["stdout"] or "[]"):
+        ret["comment"] = f"{name} has a snapshot"
+        return ret
+    ret["changes"] = {"snapshot": "first snapshot taken"}
+    if __opts__["test"]:
+        ret.update(result=None, comment="a first snapshot would be taken")
+        return ret
+    __salt__["file.mkdir"](name)
+    res = _run([*command, "backup", "--host", host, "--tag", "media", name], env=env, timeout=timeout)
+    if res["retcode"] != 0:
+        ret.update(result=False, changes={}, comment=f"the first snapshot failed: {_text(res)[-500:]}")
+        return ret
+    ret["comment"] = f"{name} has a snapshot"
+    return ret

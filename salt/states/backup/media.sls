@@ -1,0 +1,60 @@
+{%- from "settings.jinja" import ws with context %}
+{%- set backup = ws.backup %}
+{%- set restic = backup.restic %}
+{%- set after = ws.after.get('backup', []) %}
+include:
+  - backup.install
+{%- for sls in after %}
+  - {{ sls }}
+{%- endfor %}
+
+{%- if backup.media.active %}
+{#- restic reads its passphrase from a file and the store's keys from its
+    environment: neither shows in the process list; both root's alone. #}
+backup-media-passphrase-is-private:
+  file.managed:
+    - name: {{ restic.env.RESTIC_PASSWORD_FILE }}
+    - contents: {{ backup.passphrase|tojson }}
+    - show_changes: false
+    - user: root
+    - group: root
+    - mode: "0600"
+    - require:
+      - file: backup-settings-directory-is-private
+
+backup-media-environment-is-private:
+  file.managed:
+    - name: {{ restic.env_file }}
+    - contents: {{ restic.env_contents|tojson }}
+    - show_changes: false
+    - user: root
+    - group: root
+    - mode: "0600"
+    - require:
+      - file: backup-settings-directory-is-private
+
+backup-media-repository-exists:
+  backup.restic_repository_present:
+    - name: {{ restic.env.RESTIC_REPOSITORY|tojson }}
+    - command: {{ restic.command|tojson }}
+    - env: {{ restic.env|tojson }}
+    - require:
+      - pkg: backup-tools-are-installed
+      - file: backup-media-passphrase-is-private
+{%- if backup.store_ca %}
+      - file: backup-trusts-the-stores-ca
+{%- endif %}
+
+{#- Snapshots from the first apply on, not from the first timer run. #}
+backup-media-has-a-snapshot:
+  backup.snapshot_exists:
+    - name: {{ backup.media.dir }}
+    - command: {{ restic.command|tojson }}
+    - env: {{ restic.env|tojson }}
+    - host: {{ backup.host }}
+    - require:
+      - backup: backup-media-repository-exists
+{%- for sls in after %}
+      - sls: {{ sls }}
+{%- endfor %}
+{%- endif %}
