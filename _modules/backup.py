@@ -275,7 +275,7 @@ def pgbackrest_info(config=PGBACKREST_CONF, stanza=None):
     )
     if res["retcode"] != 0:
         return {"ok": False, "error": (res.get("stderr") or res.get("stdout") or "").strip()}
-    found = json.loads(res["stdout"] or "[]")
+    found = json.loads(res["stdout"] or "[]", strict=False)
     return {"ok": True, "stanza": found[0] if found else None}
 
 
@@ -477,6 +477,19 @@ def _wait(predicate, timeout, what):
         time.sleep(0.5)
 
 
+def _archives_into(ws, stanza):
+    """Whether this cluster runs as the primary archiving into `stanza` (not a new box's own cluster)."""
+    if not __salt__["service.status"](ws["postgresql"]["service"]):
+        return False
+    row = _psql(
+        ws,
+        "SELECT system_identifier || ' ' || pg_is_in_recovery() || ' ' || current_setting('archive_mode')"
+        " FROM pg_control_system()",
+    )
+    system_id, recovering, mode = row.split()
+    return recovering == "false" and mode == "on" and system_id == str(stanza["db"][-1]["system-id"])
+
+
 def _archive_current_wal(ws):
     """Before a restore to the latest state: the WAL written so far goes to the repository."""
     segment = _psql(ws, "SELECT pg_walfile_name(pg_switch_wal())")
@@ -511,8 +524,7 @@ def restore_db(target_time=None):
             f"backup.restore_db: no backup of {conf['stanza']} to restore: {info.get('error') or 'none taken yet'}"
         )
     t0 = time.monotonic()
-    running = __salt__["service.status"](pg["service"])
-    if running and target_time is None and _psql(ws, "SELECT pg_is_in_recovery()") == "f":
+    if target_time is None and _archives_into(ws, info["stanza"]):
         _archive_current_wal(ws)
     programs = _app_programs()
     for program in programs:

@@ -16,10 +16,11 @@ media repository, checked against what the store really holds.
         - name: s3:https://store.example.com/bucket/shop/media
         - command: [restic, --cache-dir, /var/cache/restic]
         - env: {RESTIC_PASSWORD_FILE: ..., AWS_ACCESS_KEY_ID: ...}
+        - passphrase: ...
 
-The configuration holds the repository's passphrase and keys: it is never
-shown (changes say only that it was updated) and lands only after the store
-was read with it, so settings the repository can't be read with (another
+The configuration (and restic's passphrase file) holds the repository's
+secrets: never shown (changes say only that it was updated), it lands only
+after the store was read with it, so settings the repository can't be read with (another
 passphrase, encryption turned on for an existing stanza, a store that does
 not answer) fail the state and leave the running archiving alone.
 """
@@ -62,21 +63,18 @@ def _text(res):
 
 def _info(config, stanza):
     """(stanza's info dict, None) or (None, why the repository can't be read); config None: pgBackRest's own."""
-    where = [f"--config={config}"] if config else []
-    res = _run(["pgbackrest", *where, f"--stanza={stanza}", "--output=json", "info"], runas="postgres")
-    if res["retcode"] != 0:
-        return None, _text(res)
-    found = json.loads(res["stdout"] or "[]")
-    return (found[0] if found else {"status": {"code": MISSING_STANZA}}), None
+    found = __salt__["backup.pgbackrest_info"](**({"config": config} if config else {}), stanza=stanza)
+    if not found["ok"]:
+        return None, found["error"]
+    return found["stanza"] or {"status": {"code": MISSING_STANZA}}, None
 
 
-def _staged(contents):
-    """A private copy of `contents` pgBackRest (user postgres) can read."""
-    fd, path = tempfile.mkstemp(prefix="pgbackrest-", suffix=".conf")
+def _staged(contents, user="postgres"):
+    """A private copy of `contents` that `user` alone (pgBackRest's postgres, restic's root) can read."""
+    fd, path = tempfile.mkstemp(prefix="webstack-backup-")
     with os.fdopen(fd, "w") as handle:
         handle.write(contents)
-    uid = __salt__["file.user_to_uid"]("postgres")
-    os.chown(path, uid, -1)
+    os.chown(path, __salt__["file.user_to_uid"](user), -1)
     return path
 
 
@@ -139,13 +137,31 @@ def stanza_present(name, config, contents, port):
         return ret
     code = stanza["status"]["code"]
     if code not in (STANZA_OK, MISSING_STANZA, NO_BACKUP, MISSING_DATA):
+        # "other": the repository's own status says what went wrong.
+        why = [r["status"]["message"] for r in stanza.get("repo") or [] if r.get("status", {}).get("code")]
         ret["result"] = False
-        ret["comment"] = f"stanza {name}: {stanza['status'].get('message')} (pgbackrest info status {code})"
+        ret["comment"] = _refusal("; ".join(why) or f"stanza {name}: {stanza['status'].get('message')} (code {code})")
         return ret
     if code != MISSING_STANZA and stanza.get("cipher") not in (None, "aes-256-cbc"):
         ret["result"] = False
         ret["comment"] = _refusal(f"stanza {name} is stored with cipher {stanza.get('cipher')}")
         return ret
+    if current != contents:
+        ret["changes"]["config"] = "updated (not shown: it holds the repository's secrets)"
+    if code in (MISSING_STANZA, MISSING_DATA):
+        ret["changes"]["stanza"] = "created"
+    if __opts__["test"]:
+        ret["result"] = None if ret["changes"] else True
+        ret["comment"] = "would be set up" if ret["changes"] else f"stanza {name} is in the repository"
+    elif current != contents:
+        # The store was read with these settings: they are right, whatever
+        # follows (a restore on a new box reads them).
+        __salt__["file.mkdir"](os.path.dirname(config))
+        with open(config, "w") as handle:
+            os.fchmod(handle.fileno(), 0o640)
+            handle.write(contents)
+        __salt__["file.chown"](config, "postgres", "postgres")
+
     databases = stanza.get("db") or []
     local = _local_system_id(port)
     if databases and local and str(databases[-1]["system-id"]) != local:
@@ -156,22 +172,8 @@ def stanza_present(name, config, contents, port):
             " for a cluster that replaces it for good, give a new webstack:backup:repository:prefix"
         )
         return ret
-
-    if current != contents:
-        ret["changes"]["config"] = "updated (not shown: it holds the repository's secrets)"
-    if code in (MISSING_STANZA, MISSING_DATA):
-        ret["changes"]["stanza"] = "created"
     if __opts__["test"]:
-        ret["result"] = None if ret["changes"] else True
-        ret["comment"] = "would be set up" if ret["changes"] else f"stanza {name} is in the repository"
         return ret
-
-    if current != contents:
-        __salt__["file.mkdir"](os.path.dirname(config))
-        with open(config, "w") as handle:
-            os.fchmod(handle.fileno(), 0o640)
-            handle.write(contents)
-        __salt__["file.chown"](config, "postgres", "postgres")
     if "stanza" in ret["changes"]:
         res = _run(["pgbackrest", f"--stanza={name}", "stanza-create"], runas="postgres")
         if res["retcode"] != 0:
@@ -182,10 +184,12 @@ def stanza_present(name, config, contents, port):
     return ret
 
 
-def restic_repository_present(name, command, env, timeout=120):
+def restic_repository_present(name, command, env, passphrase, timeout=120):
     """
     restic's repository `name` (also in ``env`` as RESTIC_REPOSITORY)
-    exists: initialised when the store has none.
+    exists, initialised when the store has none, and its passphrase is in
+    the file ``env`` names (RESTIC_PASSWORD_FILE, root's alone): written only
+    once the repository opened with it, so another passphrase is refused.
 
     name
         The repository (for the output).
@@ -193,35 +197,60 @@ def restic_repository_present(name, command, env, timeout=120):
         restic and its global options (cache, CA).
     env
         restic's environment: repository, passphrase file, store keys.
+    passphrase
+        The repository's passphrase (never shown).
     timeout
         Seconds to wait for the store.
     """
     ret = _ret(name)
+    path = env["RESTIC_PASSWORD_FILE"]
+    current = None
+    if os.path.exists(path):
+        with open(path) as handle:
+            current = handle.read()
     if not __salt__["cmd.has_exec"](command[0]):
         ret["result"] = None
         ret["changes"] = {"repository": "would be initialised"}
         ret["comment"] = "restic is not installed yet"
         return ret
-    res = _run([*command, "cat", "config"], env=env, timeout=timeout)
-    if res["retcode"] == 0:
-        ret["comment"] = "the media repository exists"
+    staged = _staged(passphrase, user="root") if current != passphrase else path
+    try:
+        res = _run([*command, "cat", "config"], env=dict(env, RESTIC_PASSWORD_FILE=staged), timeout=timeout)
+    finally:
+        if staged != path:
+            os.unlink(staged)
+    if "wrong password" in _text(res):
+        ret["result"] = False
+        ret["comment"] = (
+            "webstack:backup:passphrase: the media repository was made with another passphrase;"
+            " it can't change for an existing repository: give its passphrase, or a new repository:prefix"
+        )
         return ret
-    if not any(words in _text(res) for words in RESTIC_ABSENT):
+    absent = res["retcode"] != 0
+    if absent and not any(words in _text(res) for words in RESTIC_ABSENT):
         ret["result"] = False
         ret["comment"] = f"the media repository can't be read (is the store reachable?): {_text(res)[-500:]}"
         return ret
-    ret["changes"] = {"repository": "initialised"}
+    if current != passphrase:
+        ret["changes"]["passphrase"] = "written (not shown)"
+    if absent:
+        ret["changes"]["repository"] = "initialised"
     if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = "the media repository would be initialised"
+        ret["result"] = None if ret["changes"] else True
+        ret["comment"] = "the media repository would be set up" if ret["changes"] else "the media repository exists"
         return ret
-    res = _run([*command, "init"], env=env, timeout=timeout)
-    if res["retcode"] != 0:
-        ret["result"] = False
-        ret["changes"] = {}
-        ret["comment"] = f"restic init failed: {_text(res)[-500:]}"
-        return ret
-    ret["comment"] = "the media repository was initialised"
+    if current != passphrase:
+        with open(path, "w") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(passphrase)
+    if absent:
+        res = _run([*command, "init"], env=env, timeout=timeout)
+        if res["retcode"] != 0:
+            ret["result"] = False
+            ret["changes"].pop("repository")
+            ret["comment"] = f"restic init failed: {_text(res)[-500:]}"
+            return ret
+    ret["comment"] = "the media repository exists"
     return ret
 
 

@@ -129,6 +129,8 @@ class FakeTools:
         if cmd[0] == "psql":
             return {"retcode": 0, "stdout": self.system_id + "\n", "stderr": ""}
         if cmd[0] == "restic" and "cat" in cmd:
+            if self.restic_config == 2:
+                return {"retcode": 1, "stdout": "", "stderr": "Fatal: wrong password or no key found"}
             if self.restic_config:
                 text = (
                     "Fatal: unable to open config file: Stat: The specified key does not exist.\n"
@@ -221,6 +223,14 @@ def test_an_unreachable_store_fails_saying_so(tools):
     assert ret["comment"].startswith("the backup repository can't be read (is the store reachable?)")
 
 
+def test_a_store_that_does_not_answer_fails_saying_so(tools):
+    # What pgbackrest info prints (exit 0) when the store doesn't answer.
+    unreachable = dict(stanza(99, "other"), repo=[{"key": 1, "status": {"code": 99, "message": "[HostConnectError] timeout"}}])
+    ret = tools(info=unreachable).present()
+    assert ret["result"] is False
+    assert ret["comment"] == "the backup repository can't be read (is the store reachable?): [HostConnectError] timeout"
+
+
 def test_a_stanza_of_another_cluster_names_the_restore(tools):
     ret = tools(info=stanza(0, system_id="7300000000000000999")).present()
     assert ret["result"] is False
@@ -237,14 +247,32 @@ def test_a_first_full_backup_is_taken_once(tools):
     assert again["result"] is True and again["changes"] == {}
 
 
-def test_the_media_repository_is_initialised_only_when_absent(tools):
-    t = tools(restic_config=1)
-    ret = t.ldr.states["backup.restic_repository_present"]("/backup/media", ["restic"], {})
-    assert ret["result"] is True and ret["changes"] == {"repository": "initialised"}
-    assert ["restic", "init"] in t.calls
-    present = tools().ldr.states["backup.restic_repository_present"]("/backup/media", ["restic"], {})
-    assert present["changes"] == {} and present["result"] is True
+def test_the_media_repository_is_initialised_only_when_absent_and_its_passphrase_lands_after(tools, tmp_path):
+    env = {"RESTIC_PASSWORD_FILE": str(tmp_path / "passphrase")}
+
+    def present(fake, passphrase="right-passphrase"):
+        return fake.ldr.states["backup.restic_repository_present"]("/backup/media", ["restic"], env, passphrase)
+
     dry = tools(test=True, restic_config=1)
-    predicted = dry.ldr.states["backup.restic_repository_present"]("/b", ["restic"], {})
-    assert predicted["result"] is None and predicted["changes"] == {"repository": "initialised"}
-    assert ["restic", "init"] not in dry.calls
+    predicted = present(dry)
+    assert predicted["result"] is None
+    assert predicted["changes"] == {"passphrase": "written (not shown)", "repository": "initialised"}
+    assert ["restic", "init"] not in dry.calls and not (tmp_path / "passphrase").exists()
+
+    t = tools(restic_config=1)
+    ret = present(t)
+    assert ret["result"] is True and ret["changes"]["repository"] == "initialised", ret
+    assert ["restic", "init"] in t.calls and "right-passphrase" not in json.dumps(ret)
+    assert (tmp_path / "passphrase").read_text() == "right-passphrase"
+    assert oct((tmp_path / "passphrase").stat().st_mode & 0o777) == "0o600"
+    again = present(tools())
+    assert again == {"name": "/backup/media", "result": True, "changes": {}, "comment": "the media repository exists"}
+
+
+def test_another_media_passphrase_is_refused_and_the_old_one_kept(tools, tmp_path):
+    (tmp_path / "passphrase").write_text("old-passphrase")
+    t = tools(restic_config=2)
+    env = {"RESTIC_PASSWORD_FILE": str(tmp_path / "passphrase")}
+    ret = t.ldr.states["backup.restic_repository_present"]("/backup/media", ["restic"], env, "new-passphrase")
+    assert ret["result"] is False and ret["comment"].startswith("webstack:backup:passphrase: the media repository")
+    assert (tmp_path / "passphrase").read_text() == "old-passphrase"

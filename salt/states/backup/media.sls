@@ -9,19 +9,9 @@ include:
 {%- endfor %}
 
 {%- if backup.media.active %}
-{#- restic reads its passphrase from a file and the store's keys from its
-    environment: neither shows in the process list; both root's alone. #}
-backup-media-passphrase-is-private:
-  file.managed:
-    - name: {{ restic.env.RESTIC_PASSWORD_FILE }}
-    - contents: {{ backup.passphrase|tojson }}
-    - show_changes: false
-    - user: root
-    - group: root
-    - mode: "0600"
-    - require:
-      - file: backup-settings-directory-is-private
-
+{#- restic reads the store's keys from its environment and its passphrase
+    from a file (written by the repository state, once the repository opens
+    with it): neither shows in the process list; both root's alone. #}
 backup-media-environment-is-private:
   file.managed:
     - name: {{ restic.env_file }}
@@ -38,9 +28,10 @@ backup-media-repository-exists:
     - name: {{ restic.env.RESTIC_REPOSITORY|tojson }}
     - command: {{ restic.command|tojson }}
     - env: {{ restic.env|tojson }}
+    - passphrase: {{ backup.passphrase|tojson }}
     - require:
       - pkg: backup-tools-are-installed
-      - file: backup-media-passphrase-is-private
+      - file: backup-settings-directory-is-private
 {%- if backup.store_ca %}
       - file: backup-trusts-the-stores-ca
 {%- endif %}
