@@ -117,7 +117,9 @@ def _restic_setup(conf, prefix):
         host, port = _store(repo)
         where = f"{host}:{port}" if port else host
         env["RESTIC_REPOSITORY"] = f"s3:https://{where}/{s3['bucket']}{prefix}/media"
-        env.update(AWS_ACCESS_KEY_ID=s3["key"], AWS_SECRET_ACCESS_KEY=s3["secret"], AWS_DEFAULT_REGION=s3["region"])
+        env.update(
+            AWS_ACCESS_KEY_ID=s3["key"], AWS_SECRET_ACCESS_KEY=s3["secret"], AWS_DEFAULT_REGION=s3["region"]
+        )
         if s3["ca"]:
             base += ["--cacert", f"{CONF_DIR}/store-ca.crt"]
         if not s3["verify_tls"]:
@@ -147,9 +149,8 @@ def _units(conf, ws, stanza, restic_base, host):
     if db["active"]:
         pg = ws["postgresql"]
         # A replica (pg_is_in_recovery) skips: the primary backs up.
-        primary = (
-            f"/bin/sh -c '[ \"$(psql -XAtq -p {pg['port']} -d postgres -c \"SELECT pg_is_in_recovery()\")\" = f ]'"
-        )
+        ask = f'psql -XAtq -p {pg["port"]} -d postgres -c "SELECT pg_is_in_recovery()"'
+        primary = f"/bin/sh -c '[ \"$({ask})\" = f ]'"
         for kind in ("full", "diff"):
             units[UNIT.format(kind)] = {
                 "description": f"{kind} backup of the {stanza} database (pgBackRest)",
@@ -184,7 +185,7 @@ def _units(conf, ws, stanza, restic_base, host):
     return units
 
 
-def derive(section, ws):
+def derive(section=None, ws=None):
     """
     What the backup states lay down on this box, from its ``webstack:backup``
     section and every other setting: whether the database (``database:active``,
@@ -196,14 +197,21 @@ def derive(section, ws):
     (``max_age_seconds``). The backup component's ``derive``
     (salt://backup/component.yaml).
 
-    CLI Example: ``salt-call backup.derive "$(salt-call --out=json webstack.settings | jq .local.backup)" ...``
-    (usually read through ``salt-call webstack.settings``)
+    Without arguments: this box's (as ``salt-call webstack.settings`` shows
+    under ``backup``).
+
+    CLI Example: ``salt-call backup.derive``
     """
-    conf = dict(section)
+    if ws is None:
+        ws = __salt__["webstack.settings"]()
+    conf = dict(ws["backup"] if section is None else section)
     here = ws["components"]
     stanza = ws["project"]["name"]
     prefix = (conf["repository"]["prefix"] or f"/{stanza}").rstrip("/")
-    database = dict(conf["database"], active=bool(conf["enabled"] and conf["database"]["enabled"] and "postgresql" in here))
+    database = dict(
+        conf["database"],
+        active=bool(conf["enabled"] and conf["database"]["enabled"] and "postgresql" in here),
+    )
     media = dict(
         conf["media"],
         active=bool(conf["enabled"] and conf["media"]["enabled"] and "app" in here),
@@ -211,7 +219,11 @@ def derive(section, ws):
     )
     conf.update(database=database, media=media, active=database["active"] or media["active"])
     conf.update(stanza=stanza, conf_dir=CONF_DIR, host=__grains__.get("id") or __grains__.get("host"))
-    conf["store_ca"] = f"{CONF_DIR}/store-ca.crt" if not conf["repository"]["path"] and conf["repository"]["s3"]["ca"] else None
+    conf["store_ca"] = (
+        f"{CONF_DIR}/store-ca.crt"
+        if not conf["repository"]["path"] and conf["repository"]["s3"]["ca"]
+        else None
+    )
     sections = _pgbackrest_sections(conf, ws, stanza, prefix) if database["active"] else {}
     conf["pgbackrest"] = {"path": PGBACKREST_CONF, "sections": sections, "contents": _ini(sections)}
     conf["archive"] = {}
@@ -221,7 +233,9 @@ def derive(section, ws):
             "archive_command": f"pgbackrest --stanza={stanza} archive-push %p",
             "archive_timeout": database["archive_timeout"],
         }
-    conf["archive_conf"] = f"{ws['postgresql']['conf_dir']}/conf.d/60-backup.conf" if "postgresql" in here else None
+    conf["archive_conf"] = (
+        f"{ws['postgresql']['conf_dir']}/conf.d/60-backup.conf" if "postgresql" in here else None
+    )
     restic_env, restic_base = _restic_setup(conf, prefix) if media["active"] else ({}, [])
     conf["restic"] = {
         "env": restic_env,
@@ -231,7 +245,9 @@ def derive(section, ws):
     }
     conf["units"] = _units(conf, ws, stanza, restic_base, conf["host"]) if conf["active"] else {}
     conf["unit_names"] = [UNIT.format(kind) for kind in ("full", "diff", "media", "status")]
-    conf["max_age_seconds"] = {k: __salt__["webstack.timespan"](v) for k, v in conf["status"]["max_age"].items()}
+    conf["max_age_seconds"] = {
+        k: __salt__["webstack.timespan"](v) for k, v in conf["status"]["max_age"].items()
+    }
     return conf
 
 
@@ -247,7 +263,13 @@ def _settings():
 
 def _run(cmd, runas=None, env=None, check=True, timeout=None):
     res = __salt__["cmd.run_all"](
-        cmd, runas=runas, env=env, python_shell=False, output_loglevel="quiet", ignore_retcode=True, timeout=timeout
+        cmd,
+        runas=runas,
+        env=env,
+        python_shell=False,
+        output_loglevel="quiet",
+        ignore_retcode=True,
+        timeout=timeout,
     )
     if check and res["retcode"] != 0:
         text = (res.get("stderr") or res.get("stdout") or "").strip()
@@ -256,7 +278,9 @@ def _run(cmd, runas=None, env=None, check=True, timeout=None):
 
 
 def _psql(ws, sql):
-    res = _run(["psql", "-XAtq", "-p", str(ws["postgresql"]["port"]), "-d", "postgres", "-c", sql], runas="postgres")
+    res = _run(
+        ["psql", "-XAtq", "-p", str(ws["postgresql"]["port"]), "-d", "postgres", "-c", sql], runas="postgres"
+    )
     return res["stdout"].strip()
 
 
@@ -330,14 +354,17 @@ def _database_checks(ws, now):
         os.stat(posixpath.join(ready_dir, f)).st_mtime for f in os.listdir(ready_dir) if f.endswith(".ready")
     ]
     age = now - min(waiting) if waiting else 0
-    last = _psql(ws, "SELECT coalesce(last_archived_wal || ' at ' || last_archived_time, 'none') FROM pg_stat_archiver")
+    last = _psql(
+        ws, "SELECT coalesce(last_archived_wal || ' at ' || last_archived_time, 'none') FROM pg_stat_archiver"
+    )
     checks.append(
         {
             "check": "wal",
             "ok": age <= conf["max_age_seconds"]["wal"],
             "age": age,
             "max_age": conf["max_age_seconds"]["wal"],
-            "detail": f"{len(waiting)} WAL segment(s) waiting, oldest {_age(age) if waiting else '-'}; last archived {last}",
+            "detail": f"{len(waiting)} WAL segment(s) waiting, oldest {_age(age) if waiting else '-'};"
+            f" last archived {last}",
         }
     )
     return checks
@@ -345,7 +372,9 @@ def _database_checks(ws, now):
 
 def _media_checks(ws, now):
     conf = ws["backup"]
-    res = _restic(ws, "snapshots", "--json", "--host", conf["host"], "--tag", "media", check=False, timeout=120)
+    res = _restic(
+        ws, "snapshots", "--json", "--host", conf["host"], "--tag", "media", check=False, timeout=120
+    )
     snaps = json.loads(res["stdout"] or "[]") if res["retcode"] == 0 else []
     times = [_epoch(s["time"]) for s in snaps]
     age = now - max(times) if times else None
@@ -422,7 +451,9 @@ def run(kind="full"):
     t0 = time.monotonic()
     res = _run(["systemctl", "start", f"{unit}.service"], check=False)
     if res["retcode"] != 0:
-        journal = _run(["journalctl", "-u", f"{unit}.service", "-n", "20", "--no-pager", "-o", "cat"], check=False)
+        journal = _run(
+            ["journalctl", "-u", f"{unit}.service", "-n", "20", "--no-pager", "-o", "cat"], check=False
+        )
         raise CommandExecutionError(f"{unit} failed:\n{journal['stdout']}")
     return {"backup": kind, "seconds": round(time.monotonic() - t0, 1)}
 
@@ -521,7 +552,8 @@ def restore_db(target_time=None):
     info = pgbackrest_info(stanza=conf["stanza"])
     if not info["ok"] or not (info["stanza"] or {}).get("backup"):
         raise CommandExecutionError(
-            f"backup.restore_db: no backup of {conf['stanza']} to restore: {info.get('error') or 'none taken yet'}"
+            f"backup.restore_db: no backup of {conf['stanza']} to restore:"
+            f" {info.get('error') or 'none taken yet'}"
         )
     t0 = time.monotonic()
     if target_time is None and _archives_into(ws, info["stanza"]):
@@ -564,4 +596,8 @@ def restore_media(snapshot="latest"):
     t0 = time.monotonic()
     args = ["restore", snapshot, "--target", "/", "--host", conf["host"], "--tag", "media"]
     _restic(ws, *args, "--path", conf["media"]["dir"], timeout=3600)
-    return {"restored": conf["media"]["dir"], "snapshot": snapshot, "seconds": round(time.monotonic() - t0, 1)}
+    return {
+        "restored": conf["media"]["dir"],
+        "snapshot": snapshot,
+        "seconds": round(time.monotonic() - t0, 1),
+    }

@@ -128,9 +128,12 @@ def _is_calendar(value):
     """What systemd's timers accept, where systemd-analyze is at hand (else the pattern alone)."""
     if not salt.utils.path.which("systemd-analyze"):
         return True
-    return subprocess.run(
-        ["systemd-analyze", "calendar", "--iterations=1", value], capture_output=True, check=False
-    ).returncode == 0
+    return (
+        subprocess.run(
+            ["systemd-analyze", "calendar", "--iterations=1", value], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 # Formats a pattern alone can't check, beyond it.

@@ -62,7 +62,7 @@ def _text(res):
 
 
 def _info(config, stanza):
-    """(stanza's info dict, None) or (None, why the repository can't be read); config None: pgBackRest's own."""
+    """(stanza's info, None) or (None, why the repository can't be read); config None: pgBackRest's own."""
     found = __salt__["backup.pgbackrest_info"](**({"config": config} if config else {}), stanza=stanza)
     if not found["ok"]:
         return None, found["error"]
@@ -92,7 +92,16 @@ def _refusal(error):
 
 def _local_system_id(port):
     res = _run(
-        ["psql", "-XAtq", "-p", str(port), "-d", "postgres", "-c", "SELECT system_identifier FROM pg_control_system()"],
+        [
+            "psql",
+            "-XAtq",
+            "-p",
+            str(port),
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT system_identifier FROM pg_control_system()",
+        ],
         runas="postgres",
     )
     return res["stdout"].strip() if res["retcode"] == 0 else None
@@ -140,7 +149,9 @@ def stanza_present(name, config, contents, port):
         # "other": the repository's own status says what went wrong.
         why = [r["status"]["message"] for r in stanza.get("repo") or [] if r.get("status", {}).get("code")]
         ret["result"] = False
-        ret["comment"] = _refusal("; ".join(why) or f"stanza {name}: {stanza['status'].get('message')} (code {code})")
+        ret["comment"] = _refusal(
+            "; ".join(why) or f"stanza {name}: {stanza['status'].get('message')} (code {code})"
+        )
         return ret
     if code != MISSING_STANZA and stanza.get("cipher") not in (None, "aes-256-cbc"):
         ret["result"] = False
@@ -167,8 +178,9 @@ def stanza_present(name, config, contents, port):
     if databases and local and str(databases[-1]["system-id"]) != local:
         ret["result"] = False
         ret["comment"] = (
-            f"stanza {name} in the repository backs up another cluster (system id {databases[-1]['system-id']},"
-            f" this one {local}): on a new box restore it (salt-call backup.restore_db) and apply again;"
+            f"stanza {name} in the repository backs up another cluster"
+            f" (system id {databases[-1]['system-id']}, this one {local}):"
+            " on a new box restore it (salt-call backup.restore_db) and apply again;"
             " for a cluster that replaces it for good, give a new webstack:backup:repository:prefix"
         )
         return ret
@@ -237,7 +249,9 @@ def restic_repository_present(name, command, env, passphrase, timeout=120):
         ret["changes"]["repository"] = "initialised"
     if __opts__["test"]:
         ret["result"] = None if ret["changes"] else True
-        ret["comment"] = "the media repository would be set up" if ret["changes"] else "the media repository exists"
+        ret["comment"] = (
+            "the media repository would be set up" if ret["changes"] else "the media repository exists"
+        )
         return ret
     if current != passphrase:
         with open(path, "w") as handle:
@@ -265,7 +279,9 @@ def full_backup_exists(name):
     """
     ret = _ret(name)
     if not __salt__["cmd.has_exec"]("pgbackrest"):
-        ret.update(result=None, changes={"backup": "would take a first full backup"}, comment="not installed yet")
+        ret.update(
+            result=None, changes={"backup": "would take a first full backup"}, comment="not installed yet"
+        )
         return ret
     stanza, error = _info(None, name)
     if error:

@@ -70,4 +70,6 @@ def upload(request):
     for chunk in sent.chunks():
         digest.update(chunk)
     name = default_storage.save(f"uploads/{sent.name}", sent)
-    return JsonResponse({"name": name, "url": default_storage.url(name), "sha256": digest.hexdigest()}, status=201)
+    return JsonResponse(
+        {"name": name, "url": default_storage.url(name), "sha256": digest.hexdigest()}, status=201
+    )

@@ -191,5 +191,7 @@ def start_object_store(
     res = store._client("wait", bucket, check=False)
     if not res.ok:
         status = box.exec(["journalctl", "-u", UNIT, "--no-pager", "-n", "30"], check=False).stdout
-        raise AssertionError(f"{host}: the store did not come up ({time.monotonic() - t0:.0f} s)\n{res.stderr}\n{status}")
+        raise AssertionError(
+            f"{host}: the store did not come up ({time.monotonic() - t0:.0f} s)\n{res.stderr}\n{status}"
+        )
     return store

@@ -63,7 +63,9 @@ def hits(box):
 
 def visit(box, times):
     """`times` visits of the index page through nginx: each commits +1 on the counter."""
-    codes = box.exec(f"for i in $(seq {times}); do {CURL} -o /dev/null -w '%{{http_code}}\\n' {SITE}/; done").stdout
+    codes = box.exec(
+        f"for i in $(seq {times}); do {CURL} -o /dev/null -w '%{{http_code}}\\n' {SITE}/; done"
+    ).stdout
     assert codes.split() == ["200"] * times, codes
 
 
@@ -76,7 +78,9 @@ def info(box):
 
 
 def wal_waiting(box):
-    return int(box.exec("ls /var/lib/postgresql/15/main/pg_wal/archive_status | grep -c '\\.ready$' || true").stdout)
+    return int(
+        box.exec("ls /var/lib/postgresql/15/main/pg_wal/archive_status | grep -c '\\.ready$' || true").stdout
+    )
 
 
 def archive_now(box):
@@ -122,7 +126,10 @@ def test_the_first_apply_backs_up_to_the_store_encrypted_and_status_is_green(sit
     wal = [k for k in db_keys if "/archive/" in k and k.endswith((".lz4", ".gz", ".zst"))]
     assert wal and store.fetch(wal[0]).startswith(b"Salted__")
     assert b"restic" not in store.fetch(f"{NAME}/media/config")
-    report(request, f"first apply: 1 full backup, {len(db_keys)} database and {len(media_keys)} media objects, encrypted")
+    report(
+        request,
+        f"first apply: 1 full backup, {len(db_keys)} database and {len(media_keys)} media objects, encrypted",
+    )
 
 
 def test_point_in_time_and_latest_restores_bring_back_exactly_the_committed_rows(boxes, site, request):
@@ -189,7 +196,9 @@ def test_media_files_come_back_byte_identical_and_nginx_serves_them(site, reques
         assert site.exec(["sha256sum", path]).stdout.split()[0] == digest
         served = site.exec(f"{CURL} {SITE}{url} | sha256sum").stdout.split()[0]
         assert served == digest, f"{url}: nginx serves other bytes"
-    report(request, f"{len(uploaded)} uploads restored byte-identical in {done['seconds']} s, served by nginx")
+    report(
+        request, f"{len(uploaded)} uploads restored byte-identical in {done['seconds']} s, served by nginx"
+    )
 
 
 def test_a_store_outage_under_writes_loses_nothing_and_archiving_catches_up(site, store, request):
@@ -267,7 +276,9 @@ def test_retention_keeps_two_full_backups_and_check_and_verify_pass(site, reques
 def test_another_passphrase_for_the_stanza_is_refused_and_changes_nothing(site):
     kept = ["/etc/pgbackrest/pgbackrest.conf", "/etc/webstack/backup/passphrase"]
     before = site.exec(["sha256sum", *kept]).stdout
-    result = site.apply(with_settings(site.pillar, backup={"passphrase": "another-passphrase-12345"}), "backup")
+    result = site.apply(
+        with_settings(site.pillar, backup={"passphrase": "another-passphrase-12345"}), "backup"
+    )
     failed = dict(result.failed)
     comment = failed.get("backup-repository-holds-this-clusters-stanza", "")
     assert comment.startswith("webstack:backup:passphrase: the repository holds backups"), result.explain()
@@ -292,7 +303,9 @@ def test_a_second_apply_changes_nothing_and_no_secret_shows_or_is_readable(site,
     for secret in secrets:
         assert secret not in seen
     pattern = " ".join(f"-e {shlex.quote(s)}" for s in secrets)
-    holders = site.exec(f"find / -xdev -type f -print0 2>/dev/null | xargs -0 grep -lF {pattern}", check=False)
+    holders = site.exec(
+        f"find / -xdev -type f -print0 2>/dev/null | xargs -0 grep -lF {pattern}", check=False
+    )
     for path in holders.stdout.split():
         mode = site.exec(["stat", "-c", "%a", path]).stdout.strip()
         assert int(mode, 8) & 0o007 == 0, f"{path} ({mode}) holds a backup secret others may read"

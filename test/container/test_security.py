@@ -320,7 +320,8 @@ def test_the_app_runs_as_the_project_user_and_only_sshd_and_nginx_listen_as_root
 
 def secrets_of(pillar) -> list[str]:
     ws = pillar["webstack"]
-    return [ws["postgresql"]["password"], ws["rabbitmq"]["password"], *ws["app"]["secrets"].values()]
+    secrets = [ws["postgresql"]["password"], ws["rabbitmq"]["password"], *ws["app"]["secrets"].values()]
+    return secrets + [ws["backup"]["passphrase"]] if ws.get("backup", {}).get("enabled") else secrets
 
 
 @pytest.fixture(scope="module")

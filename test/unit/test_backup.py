@@ -25,7 +25,9 @@ STORE = {
 
 def settings(salt_loader, roles, **backup):
     pillar = with_settings(load_pillar("demo"), roles=roles, backup=backup)
-    ldr = salt_loader(pillar=pillar, grains={"id": "db1", "os_family": "Debian", "os": "Debian", "osfinger": "Debian-12"})
+    ldr = salt_loader(
+        pillar=pillar, grains={"id": "db1", "os_family": "Debian", "os": "Debian", "osfinger": "Debian-12"}
+    )
     return ldr.salt["webstack.settings"]()
 
 
@@ -178,7 +180,10 @@ def test_a_missing_stanza_is_created_and_the_config_written_without_showing_it(t
     t = tools(info=stanza(1, "missing stanza path"))
     ret = t.present("[global]\nrepo1-cipher-pass=TOPSECRET\n")
     assert ret["result"] is True, ret
-    assert ret["changes"] == {"config": "updated (not shown: it holds the repository's secrets)", "stanza": "created"}
+    assert ret["changes"] == {
+        "config": "updated (not shown: it holds the repository's secrets)",
+        "stanza": "created",
+    }
     assert "TOPSECRET" not in json.dumps(ret)
     assert oct(t.config.stat().st_mode & 0o777) == "0o640"
     assert ["pgbackrest", "--stanza=shop", "stanza-create"] in t.calls
@@ -196,7 +201,12 @@ def test_a_half_created_stanza_is_created_again(tools):
 def test_an_existing_stanza_of_this_cluster_changes_nothing_and_test_mode_agrees(tools):
     t = tools(info=stanza(0))
     t.config.write_text("[global]\nrepo1-cipher-pass=p\n")
-    assert t.present() == {"name": "shop", "result": True, "changes": {}, "comment": "stanza shop is in the repository"}
+    assert t.present() == {
+        "name": "shop",
+        "result": True,
+        "changes": {},
+        "comment": "stanza shop is in the repository",
+    }
     dry = tools(test=True, info=stanza(0))
     assert dry.present()["result"] is True
 
@@ -225,10 +235,16 @@ def test_an_unreachable_store_fails_saying_so(tools):
 
 def test_a_store_that_does_not_answer_fails_saying_so(tools):
     # What pgbackrest info prints (exit 0) when the store doesn't answer.
-    unreachable = dict(stanza(99, "other"), repo=[{"key": 1, "status": {"code": 99, "message": "[HostConnectError] timeout"}}])
+    unreachable = dict(
+        stanza(99, "other"),
+        repo=[{"key": 1, "status": {"code": 99, "message": "[HostConnectError] timeout"}}],
+    )
     ret = tools(info=unreachable).present()
     assert ret["result"] is False
-    assert ret["comment"] == "the backup repository can't be read (is the store reachable?): [HostConnectError] timeout"
+    assert (
+        ret["comment"]
+        == "the backup repository can't be read (is the store reachable?): [HostConnectError] timeout"
+    )
 
 
 def test_a_stanza_of_another_cluster_names_the_restore(tools):
@@ -251,7 +267,9 @@ def test_the_media_repository_is_initialised_only_when_absent_and_its_passphrase
     env = {"RESTIC_PASSWORD_FILE": str(tmp_path / "passphrase")}
 
     def present(fake, passphrase="right-passphrase"):
-        return fake.ldr.states["backup.restic_repository_present"]("/backup/media", ["restic"], env, passphrase)
+        return fake.ldr.states["backup.restic_repository_present"](
+            "/backup/media", ["restic"], env, passphrase
+        )
 
     dry = tools(test=True, restic_config=1)
     predicted = present(dry)
@@ -266,7 +284,12 @@ def test_the_media_repository_is_initialised_only_when_absent_and_its_passphrase
     assert (tmp_path / "passphrase").read_text() == "right-passphrase"
     assert oct((tmp_path / "passphrase").stat().st_mode & 0o777) == "0o600"
     again = present(tools())
-    assert again == {"name": "/backup/media", "result": True, "changes": {}, "comment": "the media repository exists"}
+    assert again == {
+        "name": "/backup/media",
+        "result": True,
+        "changes": {},
+        "comment": "the media repository exists",
+    }
 
 
 def test_another_media_passphrase_is_refused_and_the_old_one_kept(tools, tmp_path):
@@ -274,5 +297,7 @@ def test_another_media_passphrase_is_refused_and_the_old_one_kept(tools, tmp_pat
     t = tools(restic_config=2)
     env = {"RESTIC_PASSWORD_FILE": str(tmp_path / "passphrase")}
     ret = t.ldr.states["backup.restic_repository_present"]("/backup/media", ["restic"], env, "new-passphrase")
-    assert ret["result"] is False and ret["comment"].startswith("webstack:backup:passphrase: the media repository")
+    assert ret["result"] is False and ret["comment"].startswith(
+        "webstack:backup:passphrase: the media repository"
+    )
     assert (tmp_path / "passphrase").read_text() == "old-passphrase"

@@ -20,6 +20,16 @@ bench/results.json and bench/results.md.
              failed requests, and when the new version is first served
   fleet      tools/harness/fleet.py's master and five minions converged through the
              master, against the one box
+  backup     one db box holding a pgbench database of ~1 GB: pgBackRest's full
+             backup and restore (backup.run full, backup.restore_db) with the
+             repository in a directory and in an S3 store (moto behind TLS, in
+             a box of its own), against pg_dump -Fc and pg_restore (plain and
+             -j 2) of the same database on the same box; then the RPO: a
+             second db box archiving to the store under a steady insert load
+             from a client box, killed (docker kill), restored on a fresh box,
+             the acknowledged rows missing counted
+
+Only some phases: --phases backup (or --only backup).
 
 Every load is bounded in time (wrk -d, curl loops of a fixed count) and in
 count, and targets only the box itself (127.0.0.1). Boxes and the fleet are
@@ -43,14 +53,14 @@ import time
 
 import yaml
 
-from tools.harness.dockerbox import MOUNT, REPO, SALT_IMAGE, Apply, Box, client
+from tools.harness.dockerbox import MOUNT, REPO, SALT_IMAGE, TEST_PILLAR_ROOT, Apply, Box, client
 
 sys.path.insert(0, str(REPO / "test" / "container"))
 import app_helpers  # noqa: E402  (the app tests' git helpers: a repository of example/ in the box)
 
 PREFIX = "webstack-bench"
 OUT = REPO / "bench"
-PHASES = ("converge", "reapply", "serving", "deploy", "fleet")
+PHASES = ("converge", "reapply", "serving", "deploy", "fleet", "backup")
 DEMO = REPO / "salt/pillar/demo.sls"
 LUA = f"{MOUNT}/bench/wrk.lua"
 APT = (
@@ -61,7 +71,14 @@ PIP_ENV = {"PIP_ROOT_USER_ACTION": "ignore", "PIP_DISABLE_PIP_VERSION_CHECK": "1
 # wrk: threads and connections of every unpaced run, and its per-thread cap.
 THREADS, CONNECTIONS, MAX_PER_THREAD = 2, 8, 200_000
 DIRECT_PORT = 8001
-GOALS = {"converge_ratio": 1.25, "reapply_s": 4.0, "serving_ratio": 0.9, "deploy_failed": 0}
+GOALS = {
+    "converge_ratio": 1.25,
+    "reapply_s": 4.0,
+    "serving_ratio": 0.9,
+    "deploy_failed": 0,
+    "restore_ratio": 0.5,
+    "rpo_s": 60,
+}
 
 
 # -- small helpers -------------------------------------------------------------
@@ -582,6 +599,255 @@ class Bench:
             if not self.args.keep:
                 fleet.down()
 
+    # backup
+
+    def backup(self) -> None:
+        """pgBackRest (directory, S3) against pg_dump/pg_restore on one db box; then the RPO."""
+        from object_store import start_object_store  # the tests' S3 store (moto behind TLS)
+
+        c, args = self.clock, self.args
+        if self.stack and not self.args.keep:
+            self.stack.remove()  # the single box's services would take CPU from the measures
+            self.stack = None
+        boxes = BenchBoxes(f"{PREFIX}-bk")
+        out: dict = {"scale": args.backup_scale}
+        self.results["backup"] = out
+        try:
+            with c.phase("backup: the S3 store box, the db box, the RPO db box and its successor"):
+                store = start_object_store(boxes, "store")
+                db, rpo, fresh = (boxes.start(n) for n in ("db", "rpo-db", "rpo-fresh"))
+                db_pillar = backup_pillar(store, None)
+                rpo_pillar = backup_pillar(store, None, prefix="/rpo", clients=[db.ip(boxes.network)])
+                # The fresh box first converged without backups (the packages, the cluster):
+                # with them it would archive beside the RPO box.
+                plain = with_webstack(rpo_pillar, backup={"enabled": False})
+                with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                    runs = list(
+                        pool.map(
+                            lambda bp: bp[0].apply(bp[1]),
+                            [(db, db_pillar), (rpo, rpo_pillar), (fresh, plain)],
+                        )
+                    )
+                for box, run in zip((db, rpo, fresh), runs, strict=True):
+                    must(run, f"the converge of {box.name}")
+                c.say(
+                    ", ".join(f"{b.name} {r.wall:.0f} s" for b, r in zip((db, rpo, fresh), runs, strict=True))
+                )
+            # The RPO box idles (archive_timeout only switches a segment with writes) until its turn.
+            ws = json.loads(
+                db.salt_call(
+                    "--out=json", "webstack.settings", pillar_root=TEST_PILLAR_ROOT, check=True
+                ).stdout
+            )["local"]
+            pg = ws["postgresql"]
+            with c.phase(f"backup: pgbench -i -s {args.backup_scale} into database bench"):
+                pgsql(db, None, "CREATE DATABASE bench")
+                _, took = timed(
+                    db.exec,
+                    [
+                        "runuser",
+                        "-u",
+                        "postgres",
+                        "--",
+                        f"{pg['bin_dir']}/pgbench",
+                        "-i",
+                        "-q",
+                        "-s",
+                        str(args.backup_scale),
+                        "bench",
+                    ],
+                )
+                size = int(pgsql(db, "bench", "SELECT pg_database_size('bench')"))
+                cluster = int(pgsql(db, None, "SELECT sum(pg_database_size(datname)) FROM pg_database"))
+                out.update(pgbench_init_s=round(took, 1), database_bytes=size, cluster_bytes=cluster)
+                c.say(f"{size / 1e9:.2f} GB (cluster {cluster / 1e9:.2f} GB) in {took:.1f} s")
+            rows = 100_000 * args.backup_scale
+            # S3 first: the box is converged with it (its first backup was of an empty cluster).
+            out["s3"] = self.backup_round(db, ws, "S3 store", rows)
+            with c.phase("backup: the db box converged again with the repository in a directory"):
+                local = must(
+                    db.apply(backup_pillar(store, "/var/backups/pgbackrest")), "the converge to a directory"
+                )
+                c.say(f"{local.wall:.1f} s (its first full backup into the new repository included)")
+            out["local"] = self.backup_round(db, ws, "directory", rows)
+            out["dump"] = self.dump_round(db, rows)
+            ratios = {}
+            for key, repo in (("local", out["local"]), ("s3", out["s3"])):
+                ratios[f"{key}_restore_wiped_to_pg_restore"] = round(
+                    repo["restore_wiped_s"] / out["dump"]["restore_plain_s"], 2
+                )
+                ratios[f"{key}_restore_wiped_to_pg_restore_j2"] = round(
+                    repo["restore_wiped_s"] / out["dump"]["restore_j2_s"], 2
+                )
+                ratios[f"{key}_restore_in_place_to_pg_restore"] = round(
+                    repo["restore_in_place_s"] / out["dump"]["restore_plain_s"], 2
+                )
+                ratios[f"{key}_backup_to_pg_dump"] = round(repo["backup_s"] / out["dump"]["dump_s"], 2)
+            out["ratios"] = ratios
+            c.say(json.dumps(ratios))
+            out["rpo"] = self.rpo_round(rpo, fresh, db, rpo_pillar)
+        finally:
+            if not self.args.keep:
+                boxes.close()
+
+    def backup_round(self, db: Box, ws: dict, where: str, rows: int) -> dict:
+        """backup.run full, then backup.restore_db in place (--delta) and into an emptied data directory."""
+        c, pg, res = self.clock, ws["postgresql"], {}
+        stanza = ws["project"]["name"]
+        with c.phase(f"backup: salt-call backup.run full, repository: {where}"):
+            _, took = timed(
+                db.salt_call, "--out=json", "backup.run", "full", pillar_root=TEST_PILLAR_ROOT, check=True
+            )
+            res["backup_s"] = round(took, 1)
+            res["pgbackrest_backup_s"] = pgbackrest_took(db, stanza, "backup")
+            info = json.loads(
+                db.exec(
+                    [
+                        "runuser",
+                        "-u",
+                        "postgres",
+                        "--",
+                        "pgbackrest",
+                        f"--stanza={stanza}",
+                        "--output=json",
+                        "info",
+                    ]
+                ).stdout
+            )[0]
+            newest = info["backup"][-1]["info"]
+            res["backup_bytes"], res["repo_bytes"] = newest["size"], newest["repository"]["size"]
+            c.say(
+                f"{took:.1f} s (pgBackRest {res['pgbackrest_backup_s']} s); {newest['size'] / 1e9:.2f} GB, "
+                f"{newest['repository']['size'] / 1e6:.0f} MB in the repository"
+            )
+        with c.phase(f"backup: salt-call backup.restore_db in place (--delta), repository: {where}"):
+            _, took = timed(
+                db.salt_call, "--out=json", "backup.restore_db", pillar_root=TEST_PILLAR_ROOT, check=True
+            )
+            res["restore_in_place_s"] = round(took, 1)
+            res["pgbackrest_restore_in_place_s"] = pgbackrest_took(db, stanza, "restore")
+            check_rows(db, rows)
+            c.say(f"{took:.1f} s (pgBackRest {res['pgbackrest_restore_in_place_s']} s)")
+        with c.phase(
+            f"backup: salt-call backup.restore_db into an emptied data directory, repository: {where}"
+        ):
+            db.exec(["systemctl", "stop", pg["service"]])
+            db.exec(["find", pg["data_dir"], "-mindepth", "1", "-delete"])
+            _, took = timed(
+                db.salt_call, "--out=json", "backup.restore_db", pillar_root=TEST_PILLAR_ROOT, check=True
+            )
+            res["restore_wiped_s"] = round(took, 1)
+            res["pgbackrest_restore_wiped_s"] = pgbackrest_took(db, stanza, "restore")
+            check_rows(db, rows)
+            c.say(f"{took:.1f} s (pgBackRest {res['pgbackrest_restore_wiped_s']} s)")
+        return res
+
+    def dump_round(self, db: Box, rows: int) -> dict:
+        c, res, dump = self.clock, {}, "/var/tmp/bench.dump"
+        as_pg = ["runuser", "-u", "postgres", "--"]
+        with c.phase("backup: pg_dump -Fc of database bench to a file"):
+            _, took = timed(db.exec, [*as_pg, "pg_dump", "-Fc", "-f", dump, "bench"])
+            res["dump_s"], res["dump_bytes"] = round(took, 1), int(db.exec(["stat", "-c", "%s", dump]).stdout)
+            c.say(f"{took:.1f} s, {res['dump_bytes'] / 1e6:.0f} MB")
+        for key, extra in (("restore_plain_s", []), ("restore_j2_s", ["-j", "2"])):
+            target = "bench_" + key.split("_")[1]
+            with c.phase(f"backup: createdb + pg_restore {' '.join(extra) or '(plain)'} into a new database"):
+                t0 = time.monotonic()
+                db.exec([*as_pg, "createdb", target])
+                db.exec([*as_pg, "pg_restore", *extra, "-d", target, dump])
+                res[key] = round(time.monotonic() - t0, 1)
+                check_rows(db, rows, target)
+                pgsql(db, None, f"DROP DATABASE {target}")
+                c.say(f"{res[key]:.1f} s")
+        db.exec(["rm", "-f", dump])
+        return res
+
+    def rpo_round(self, rpo: Box, fresh: Box, client_box: Box, pillar: dict) -> dict:
+        """Inserts acknowledged one by one from another box; the db box killed; restored on `fresh`."""
+        c, seconds = self.clock, self.args.rpo_load_s
+        sql = "CREATE TABLE acks (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())"
+        pgsql(rpo, "shop", sql)
+        pgsql(rpo, "shop", "ALTER TABLE acks OWNER TO shop")
+        password = pillar["webstack"]["postgresql"]["password"]
+        # One psql per insert (autocommit): exit 0 is the commit acknowledged; the id and the
+        # server's time of it go to a file on the client box, which outlives the db box.
+        insert = (
+            f"PGPASSWORD={shlex.quote(password)} PGCONNECT_TIMEOUT=3 "
+            f"psql -h {rpo.name} -U shop -d shop -XAtq "
+            '-c "INSERT INTO acks (id) VALUES ($i) RETURNING extract(epoch FROM at)"'
+        )
+        loop = (
+            "rm -f /var/tmp/rpo.stop /var/tmp/rpo-acks.log; i=0; "
+            "while [ ! -e /var/tmp/rpo.stop ] && [ $i -lt 1000000 ]; do i=$((i+1)); "
+            f'at=$({insert} 2>/dev/null) && echo "$i $at" >> /var/tmp/rpo-acks.log; done'
+        )
+        with c.phase(
+            f"backup RPO: {seconds:g} s of acknowledged inserts from {client_box.name}, then docker kill"
+        ):
+            client_box.exec(["sh", "-c", f"setsid nohup sh -c {shlex.quote(loop)} >/dev/null 2>&1 &"])
+            time.sleep(seconds)
+            rpo.container.kill()
+            killed_at = time.time()
+            time.sleep(3)
+            client_box.exec("touch /var/tmp/rpo.stop; sleep 4")
+            acks = {}
+            for line in client_box.exec("cat /var/tmp/rpo-acks.log").stdout.splitlines():
+                parts = line.split()
+                if len(parts) == 2:
+                    acks[int(parts[0])] = float(parts[1])
+            if not acks:
+                raise BenchError("no insert was acknowledged")
+            c.say(
+                f"{len(acks)} inserts acknowledged, the last "
+                f"{killed_at - max(acks.values()):.1f} s before the kill"
+            )
+        with c.phase("backup RPO: a fresh box converged with the same pillar, then backup.restore_db"):
+            first = fresh.apply(pillar)
+            failed = {
+                sid: why
+                for sid, why in first.failed
+                if not str(why).startswith("One or more requisite failed")
+            }
+            names_restore = any("backup.restore_db" in str(why) for why in failed.values())
+            c.say(
+                f"converge {first.wall:.1f} s; failed as expected, naming backup.restore_db: {names_restore}"
+            )
+            _, took = timed(
+                fresh.salt_call, "--out=json", "backup.restore_db", pillar_root=TEST_PILLAR_ROOT, check=True
+            )
+            restored = {
+                int(i): float(at)
+                for i, at in (
+                    line.split("|")
+                    for line in pgsql(
+                        fresh, "shop", "SELECT id, extract(epoch FROM at) FROM acks"
+                    ).splitlines()
+                    if line
+                )
+            }
+        missing = sorted(set(acks) - set(restored))
+        last_ack, last_restored = max(acks.values()), max(restored.values(), default=None)
+        res = {
+            "load_s": seconds,
+            "acknowledged": len(acks),
+            "restored": len(restored),
+            "missing_acknowledged": len(missing),
+            "first_missing": missing[:1],
+            "last_acknowledged_before_kill_s": round(killed_at - last_ack, 1),
+            "lost_s": round(last_ack - last_restored, 1) if last_restored else None,
+            "fresh_converge_s": round(first.wall, 1),
+            "fresh_failed_states": sorted(failed),
+            "fresh_failure_names_restore": names_restore,
+            "restore_s": round(took, 1),
+            "pgbackrest_restore_s": pgbackrest_took(fresh, pillar["webstack"]["project"]["name"], "restore"),
+        }
+        c.say(
+            f"restore {took:.1f} s: {res['missing_acknowledged']} of {len(acks)} acknowledged inserts "
+            "missing, "
+            f"{res['lost_s']} s of committed writes lost"
+        )
+        return res
+
     # output
 
     def run(self) -> int:
@@ -592,7 +858,7 @@ class Bench:
             for name in PHASES:
                 if name not in args.phases:
                     continue
-                if name != "fleet" and name != "converge" and self.stack is None:
+                if name not in ("converge", "fleet", "backup") and self.stack is None:
                     self.stack = Box.get(f"{PREFIX}-stack")  # --phases without converge: the kept box
                 getattr(self, name)()
         except Exception as exc:  # noqa: BLE001 - reported; the results so far are written
@@ -613,6 +879,83 @@ class Bench:
         print(md)
         print(f"written: {OUT / 'results.json'}, {OUT / 'results.md'}")
         return 1 if failed else 0
+
+
+# -- the backup phase's helpers -------------------------------------------------
+
+
+class BenchBoxes:
+    """Boxes on a docker network of their own (what object_store.start_object_store expects)."""
+
+    def __init__(self, prefix: str):
+        self.prefix, self.network = prefix, f"{prefix}-net"
+        dc = client()
+        for old in dc.networks.list(names=[self.network]):
+            for box in dc.containers.list(all=True, filters={"network": self.network}):
+                box.remove(force=True)
+            old.remove()
+        dc.networks.create(self.network, labels={"webstack": "bench"})
+        self.started: list[Box] = []
+
+    def start(self, name: str) -> Box:
+        box = Box.start(
+            f"{self.prefix}-{name}", hostname=name, network=self.network, labels={"webstack": "bench"}
+        )
+        self.started.append(box)
+        box.install_salt()
+        return box
+
+    def close(self) -> None:
+        for box in self.started:
+            box.remove()
+        with contextlib.suppress(Exception):
+            client().networks.get(self.network).remove()
+
+
+def with_webstack(pillar: dict, **sections) -> dict:
+    """A copy of `pillar` with `webstack` sections updated (deeply), as the tests' with_settings."""
+    out = json.loads(json.dumps(pillar))
+
+    def merge(dst, src):
+        for key, value in src.items():
+            if isinstance(value, dict) and isinstance(dst.get(key), dict):
+                merge(dst[key], value)
+            else:
+                dst[key] = value
+
+    merge(out.setdefault("webstack", {}), sections)
+    return out
+
+
+def backup_pillar(store, path: str | None, prefix: str | None = None, clients: list | None = None) -> dict:
+    """test/pillars/minimal.yaml, roles [db], backups on: to `path`, else to the S3 `store`."""
+    base = yaml.safe_load((REPO / "test/pillars/minimal.yaml").read_text())
+    repository = {"path": path, "prefix": prefix} if path else {"prefix": prefix, "s3": store.pillar()}
+    backup = {"enabled": True, "repository": repository, "passphrase": "bench-backup-passphrase-4e1d"}
+    pg = {"clients": clients} if clients else {}
+    return with_webstack(base, roles=["db"], backup=backup, postgresql=pg)
+
+
+def pgsql(box: Box, database: str | None, sql: str) -> str:
+    """One statement as postgres (psql -XAt), its output."""
+    cmd = ["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    return box.exec(cmd + (["-d", database] if database else [])).stdout.strip()
+
+
+def check_rows(box: Box, rows: int, database: str = "bench") -> None:
+    have = int(pgsql(box, database, "SELECT count(*) FROM pgbench_accounts"))
+    if have != rows:
+        raise BenchError(f"{box.name}: {have} rows in {database}.pgbench_accounts, not {rows}")
+
+
+def pgbackrest_took(box: Box, stanza: str, command: str) -> float | None:
+    """Seconds of pgBackRest's last `command` (backup, restore), from its log's end line."""
+    log = box.exec(
+        ["sh", "-c", f"grep '{command} command end' /var/log/pgbackrest/{stanza}-{command}.log | tail -1"],
+        check=False,
+    ).stdout
+    m = re.search(r"\((\d+)ms\)", log)
+    return round(int(m.group(1)) / 1000, 1) if m else None
 
 
 def meta() -> dict:
@@ -726,6 +1069,71 @@ def markdown(r: dict) -> str:
         if fl.get("one_box_s"):
             row("fleet / one box", f"{fl['ratio_to_one_box']:.2f}")
         row("fleet: re-apply everywhere, no change", f"{fl['reapply_s']:.1f} s")
+    bk = r.get("backup")
+    if bk and bk.get("dump"):
+        gb = bk.get("database_bytes", 0) / 1e9
+        dump = bk["dump"]
+        for key, label in (("local", "repository in a directory"), ("s3", "repository in the S3 store")):
+            repo = bk.get(key)
+            if not repo:
+                continue
+            row(
+                f"backup ({gb:.2f} GB, pgbench scale {bk['scale']}), {label}: "
+                "`backup.run full` (pgBackRest's own)",
+                f"{repo['backup_s']:.1f} s ({repo['pgbackrest_backup_s']} s)",
+            )
+            row(
+                f"restore, {label}: `backup.restore_db` into an emptied data directory (pgBackRest's own)",
+                f"{repo['restore_wiped_s']:.1f} s ({repo['pgbackrest_restore_wiped_s']} s)",
+            )
+            row(
+                f"restore, {label}: `backup.restore_db` in place, --delta (pgBackRest's own)",
+                f"{repo['restore_in_place_s']:.1f} s ({repo['pgbackrest_restore_in_place_s']} s)",
+            )
+        row(
+            f"`pg_dump -Fc` of the same database ({dump['dump_bytes'] / 1e6:.0f} MB file)",
+            f"{dump['dump_s']:.1f} s",
+        )
+        row(
+            "`createdb` + `pg_restore` (plain) / with `-j 2`",
+            f"{dump['restore_plain_s']:.1f} / {dump['restore_j2_s']:.1f} s",
+        )
+        ra = bk.get("ratios", {})
+        if "local_restore_wiped_to_pg_restore" in ra:
+            x = ra["local_restore_wiped_to_pg_restore"]
+            row(
+                "restore (directory, emptied data dir) / pg_restore plain (/ -j 2)",
+                f"{x:.2f} ({ra['local_restore_wiped_to_pg_restore_j2']:.2f})",
+                f"≤ {g['restore_ratio']}: {mark(x <= g['restore_ratio'])}",
+            )
+            row(
+                "restore (directory, in place) / pg_restore plain",
+                f"{ra['local_restore_in_place_to_pg_restore']:.2f}",
+            )
+            row(
+                "restore (S3, emptied data dir) / pg_restore plain (/ -j 2)",
+                f"{ra['s3_restore_wiped_to_pg_restore']:.2f} ({ra['s3_restore_wiped_to_pg_restore_j2']:.2f})",
+            )
+            row(
+                "backup.run full / pg_dump -Fc: directory, S3",
+                f"{ra['local_backup_to_pg_dump']:.2f}, {ra['s3_backup_to_pg_dump']:.2f}",
+            )
+    rp = (bk or {}).get("rpo")
+    if rp:
+        row(
+            f"RPO: acknowledged inserts missing after kill + restore (of {rp['acknowledged']})",
+            f"{rp['missing_acknowledged']}",
+        )
+        lost = rp["lost_s"]
+        row(
+            "RPO: seconds of committed writes lost (last acknowledged - last restored)",
+            f"{lost} s",
+            f"≤ {g['rpo_s']} s: {mark(lost is not None and lost <= g['rpo_s'])}",
+        )
+        row(
+            "RPO: `backup.restore_db` on the fresh box (pgBackRest's own)",
+            f"{rp['restore_s']:.1f} s ({rp['pgbackrest_restore_s']} s)",
+        )
     if cv:
         same = "yes" if cv["package_sets_equal"] else "no: " + ", ".join(cv["package_set_difference"])
         lines += [
@@ -769,14 +1177,17 @@ def main() -> int:
         default=",".join(PHASES),
         help=f"comma-separated, in this order: {','.join(PHASES)} (later ones reuse a --keep box)",
     )
+    parser.add_argument("--only", help="one phase alone (same as --phases NAME)")
     parser.add_argument("--keep", action="store_true", help="leave the boxes and the fleet running")
     parser.add_argument("--converge-runs", type=int, default=2, help="stack and floor pairs; the best counts")
     parser.add_argument("--reapply-runs", type=int, default=5)
     parser.add_argument("--wrk-seconds", type=float, default=4, help="each serving run")
     parser.add_argument("--rounds", type=int, default=5, help="serving runs per path, alternated")
     parser.add_argument("--deploy-pause-ms", type=int, default=20, help="each deploy load connection's pause")
+    parser.add_argument("--backup-scale", type=int, default=70, help="pgbench scale (70: about 1.05 GB)")
+    parser.add_argument("--rpo-load-s", type=float, default=90, help="seconds of inserts before the kill")
     args = parser.parse_args()
-    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    args.phases = [p.strip() for p in (args.only or args.phases).split(",") if p.strip()]
     unknown = set(args.phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
