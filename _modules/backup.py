@@ -292,8 +292,17 @@ def pgbackrest_info(config=PGBACKREST_CONF, stanza=None):
     CLI Example: ``salt-call backup.pgbackrest_info``
     """
     stanza = stanza or __salt__["webstack.settings"]()["backup"]["stanza"]
+    # A store that doesn't answer fails it in about 40 s, not pgBackRest's
+    # 8 minutes of retries.
     res = _run(
-        ["pgbackrest", f"--config={config}", f"--stanza={stanza}", "--output=json", "info"],
+        [
+            "pgbackrest",
+            f"--config={config}",
+            f"--stanza={stanza}",
+            "--io-timeout=10",
+            "--output=json",
+            "info",
+        ],
         runas="postgres",
         check=False,
     )

@@ -11,12 +11,13 @@ media repository, checked against what the store really holds.
         - contents: "[global]\\nrepo1-type=s3\\n..."
         - port: 5432
 
-    backup-media-repository-exists:
-      backup.restic_repository_present:
-        - name: s3:https://store.example.com/bucket/shop/media
+    backup-media-repository-holds-a-snapshot:
+      backup.media_snapshot_exists:
+        - name: /srv/shop/shared/media
         - command: [restic, --cache-dir, /var/cache/restic]
-        - env: {RESTIC_PASSWORD_FILE: ..., AWS_ACCESS_KEY_ID: ...}
+        - env: {RESTIC_REPOSITORY: ..., RESTIC_PASSWORD_FILE: ..., AWS_ACCESS_KEY_ID: ...}
         - passphrase: ...
+        - host: web1
 
 The configuration (and restic's passphrase file) holds the repository's
 secrets: never shown (changes say only that it was updated), it lands only
@@ -27,6 +28,7 @@ not answer) fail the state and leave the running archiving alone.
 
 import json
 import os
+import re
 import tempfile
 
 __virtualname__ = "backup"
@@ -80,8 +82,11 @@ def _staged(contents, user="postgres"):
 
 def _refusal(error):
     """What a failed read of the repository means, for the operator."""
-    lowered = error.lower()
-    if any(word in lowered for word in ("decrypt", "cipher", "crypto", "format", "checksum")):
+    # A wrong passphrase: CryptoError, or the decrypted junk unparsable
+    # (FormatError); no encryption set for an encrypted stanza: Salted__.
+    if any(
+        word in error for word in ("CryptoError", "FormatError", "Salted__", "is or was the repo encrypted")
+    ):
         return (
             "webstack:backup:passphrase: the repository holds backups this passphrase (or encryption setting)"
             " can't read; encryption can't change for an existing stanza: give its passphrase, or a new"
@@ -155,7 +160,9 @@ def stanza_present(name, config, contents, port):
         return ret
     if code != MISSING_STANZA and stanza.get("cipher") not in (None, "aes-256-cbc"):
         ret["result"] = False
-        ret["comment"] = _refusal(f"stanza {name} is stored with cipher {stanza.get('cipher')}")
+        ret["comment"] = _refusal(
+            f"Salted__ expected: stanza {name} is stored with cipher {stanza.get('cipher')}"
+        )
         return ret
     if current != contents:
         ret["changes"]["config"] = "updated (not shown: it holds the repository's secrets)"
@@ -186,6 +193,14 @@ def stanza_present(name, config, contents, port):
         return ret
     if __opts__["test"]:
         return ret
+    if code == MISSING_DATA:
+        # A stanza-create cut short (its archive.info made, backup.info not)
+        # is refused by the next stanza-create: remove it, unless it holds
+        # backups (then its damage needs a person).
+        error = _remove_half_made_stanza(name)
+        if error:
+            ret.update(result=False, changes={}, comment=error)
+            return ret
     if "stanza" in ret["changes"]:
         res = _run(["pgbackrest", f"--stanza={name}", "stanza-create"], runas="postgres")
         if res["retcode"] != 0:
@@ -196,76 +211,21 @@ def stanza_present(name, config, contents, port):
     return ret
 
 
-def restic_repository_present(name, command, env, passphrase, timeout=120):
-    """
-    restic's repository `name` (also in ``env`` as RESTIC_REPOSITORY)
-    exists, initialised when the store has none, and its passphrase is in
-    the file ``env`` names (RESTIC_PASSWORD_FILE, root's alone): written only
-    once the repository opened with it, so another passphrase is refused.
-
-    name
-        The repository (for the output).
-    command
-        restic and its global options (cache, CA).
-    env
-        restic's environment: repository, passphrase file, store keys.
-    passphrase
-        The repository's passphrase (never shown).
-    timeout
-        Seconds to wait for the store.
-    """
-    ret = _ret(name)
-    path = env["RESTIC_PASSWORD_FILE"]
-    current = None
-    if os.path.exists(path):
-        with open(path) as handle:
-            current = handle.read()
-    if not __salt__["cmd.has_exec"](command[0]):
-        ret["result"] = None
-        ret["changes"] = {"repository": "would be initialised"}
-        ret["comment"] = "restic is not installed yet"
-        return ret
-    staged = _staged(passphrase, user="root") if current != passphrase else path
-    try:
-        res = _run([*command, "cat", "config"], env=dict(env, RESTIC_PASSWORD_FILE=staged), timeout=timeout)
-    finally:
-        if staged != path:
-            os.unlink(staged)
-    if "wrong password" in _text(res):
-        ret["result"] = False
-        ret["comment"] = (
-            "webstack:backup:passphrase: the media repository was made with another passphrase;"
-            " it can't change for an existing repository: give its passphrase, or a new repository:prefix"
+def _remove_half_made_stanza(name):
+    """Remove stanza `name`, half made and without backups; returns why not, or None."""
+    pgbackrest = ["pgbackrest", f"--stanza={name}"]
+    listed = _run([*pgbackrest, "repo-ls", f"backup/{name}"], runas="postgres")
+    labels = [n for n in listed["stdout"].split() if re.fullmatch(r"\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?", n)]
+    if listed["retcode"] != 0 or labels:
+        return (
+            f"stanza {name} is damaged (its info files are incomplete) and holds backups {labels}:"
+            f" repair it by hand (pgbackrest's stanza-create HINT): {_text(listed)}"
         )
-        return ret
-    absent = res["retcode"] != 0
-    if absent and not any(words in _text(res) for words in RESTIC_ABSENT):
-        ret["result"] = False
-        ret["comment"] = f"the media repository can't be read (is the store reachable?): {_text(res)[-500:]}"
-        return ret
-    if current != passphrase:
-        ret["changes"]["passphrase"] = "written (not shown)"
-    if absent:
-        ret["changes"]["repository"] = "initialised"
-    if __opts__["test"]:
-        ret["result"] = None if ret["changes"] else True
-        ret["comment"] = (
-            "the media repository would be set up" if ret["changes"] else "the media repository exists"
-        )
-        return ret
-    if current != passphrase:
-        with open(path, "w") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(passphrase)
-    if absent:
-        res = _run([*command, "init"], env=env, timeout=timeout)
+    for step in ("stop", "stanza-delete --force", "start"):
+        res = _run([*pgbackrest, *step.split()], runas="postgres")
         if res["retcode"] != 0:
-            ret["result"] = False
-            ret["changes"].pop("repository")
-            ret["comment"] = f"restic init failed: {_text(res)[-500:]}"
-            return ret
-    ret["comment"] = "the media repository exists"
-    return ret
+            return f"pgbackrest {step} of the half-made stanza {name} failed: {_text(res)}"
+    return None
 
 
 def full_backup_exists(name):
@@ -302,39 +262,84 @@ def full_backup_exists(name):
     return ret
 
 
-def snapshot_exists(name, command, env, host, timeout=600):
+def media_snapshot_exists(name, command, env, passphrase, host, timeout=600):
     """
-    restic's repository holds a snapshot of `name` (a directory) from
-    `host`: a new repository gets one now rather than at the first timer run.
+    restic's repository (RESTIC_REPOSITORY in `env`) holds a snapshot of
+    `name` (a directory) from `host`: the repository is initialised when the
+    store has none, and a new one gets its first snapshot now rather than at
+    the first timer run. The passphrase goes to the file ``env`` names
+    (RESTIC_PASSWORD_FILE, root's alone) only once the repository opened with
+    it (or was made with it), so another passphrase is refused. One restic
+    call when all is in place.
 
     name
         The directory (the app's MEDIA_ROOT).
-    command, env
-        restic and its global options, and its environment.
+    command
+        restic and its global options (cache, CA).
+    env
+        restic's environment: repository, passphrase file, store keys.
+    passphrase
+        The repository's passphrase (never shown).
     host
         The host name snapshots are filed under.
     timeout
         Seconds to wait for the store.
     """
     ret = _ret(name)
+    path = env["RESTIC_PASSWORD_FILE"]
+    current = None
+    if os.path.exists(path):
+        with open(path) as handle:
+            current = handle.read()
     if not __salt__["cmd.has_exec"](command[0]):
         ret.update(result=None, changes={"snapshot": "would be taken"}, comment="restic is not installed yet")
         return ret
-    res = _run([*command, "snapshots", "--json", "--host", host, "--tag", "media"], env=env, timeout=timeout)
-    if res["retcode"] != 0 and not (__opts__["test"] and any(w in _text(res) for w in RESTIC_ABSENT)):
-        ret.update(result=False, comment=f"the media repository can't be read: {_text(res)[-500:]}")
+    mine = ["--host", host, "--tag", "media"]
+    listing = [*command, "snapshots", "--json", *mine]
+    staged = _staged(passphrase, user="root") if current != passphrase else path
+    try:
+        res = _run(listing, env=dict(env, RESTIC_PASSWORD_FILE=staged), timeout=timeout)
+    finally:
+        if staged != path:
+            os.unlink(staged)
+    if "wrong password" in _text(res):
+        ret["result"] = False
+        ret["comment"] = (
+            "webstack:backup:passphrase: the media repository was made with another passphrase;"
+            " it can't change for an existing repository: give its passphrase, or a new repository:prefix"
+        )
         return ret
-    if res["retcode"] == 0 and json.loads(res["stdout"] or "[]"):
-        ret["comment"] = f"{name} has a snapshot"
+    absent = res["retcode"] != 0
+    if absent and not any(words in _text(res) for words in RESTIC_ABSENT):
+        ret["result"] = False
+        ret["comment"] = f"the media repository can't be read (is the store reachable?): {_text(res)[-500:]}"
         return ret
-    ret["changes"] = {"snapshot": "first snapshot taken"}
+    if current != passphrase:
+        ret["changes"]["passphrase"] = "written (not shown)"
+    if absent:
+        ret["changes"]["repository"] = "initialised"
+    if absent or not json.loads(res["stdout"] or "[]"):
+        ret["changes"]["snapshot"] = "first snapshot taken"
     if __opts__["test"]:
-        ret.update(result=None, comment="a first snapshot would be taken")
+        ret["result"] = None if ret["changes"] else True
+        ret["comment"] = (
+            "the media repository would be set up" if ret["changes"] else f"{name} has a snapshot"
+        )
         return ret
+
+    if current != passphrase:
+        with open(path, "w") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(passphrase)
     __salt__["file.mkdir"](name)
-    res = _run([*command, "backup", "--host", host, "--tag", "media", name], env=env, timeout=timeout)
-    if res["retcode"] != 0:
-        ret.update(result=False, changes={}, comment=f"the first snapshot failed: {_text(res)[-500:]}")
-        return ret
+    steps = [("repository", [*command, "init"]), ("snapshot", [*command, "backup", *mine, name])]
+    for change, cmd in steps:
+        if change in ret["changes"]:
+            res = _run(cmd, env=env, timeout=timeout)
+            if res["retcode"] != 0:
+                ret["result"] = False
+                ret["changes"].pop(change)
+                ret["comment"] = f"restic {cmd[len(command)]} failed: {_text(res)[-500:]}"
+                return ret
     ret["comment"] = f"{name} has a snapshot"
     return ret

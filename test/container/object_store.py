@@ -13,14 +13,17 @@ stand-in for the off-site bucket that backups (pgBackRest, restic) go to.
 
 The box runs moto (https://github.com/getmoto/moto) in server mode, S3 only,
 from a venv made at start (pip from PyPI, ~11 s), on loopback, behind nginx
-(Debian's, installed meanwhile) for TLS on port 443 with a throwaway CA and a certificate for the box's container name: the name that
-resolves for the other boxes on the session's network (pgBackRest insists on
+(Debian's, installed meanwhile) for TLS on port 443 with a throwaway CA and
+a certificate for the box's container name: the name that resolves for the
+other boxes on the session's network (pgBackRest insists on
 TLS and refuses a certificate for an IP address). moto keeps every object in
 its process's memory (spilling to temporary files past a few MiB each):
 never restart the box or the `moto` unit, or the bucket is gone. An outage is
 played with `pause()` (docker pause: connections hang, as for a dead
-network path) or `disconnect()` (off the network: the name stops resolving,
-clients fail at once).
+network path) or `disconnect()` (off the network: the name stops resolving).
+pgBackRest 2.45 retries either way for about 8 x io-timeout (default 60 s:
+~8 min; pass --io-timeout=5 for ~40 s) before a command fails with [103];
+restic 0.14 fails at once when disconnected, after 30 s when paused.
 """
 
 from __future__ import annotations
@@ -128,8 +131,9 @@ class ObjectStore:
         self.box.container.unpause()
 
     def disconnect(self) -> None:
-        """Take the store off the network: its name no longer resolves and
-        clients fail at once (pgBackRest: "unable to get address for ...")."""
+        """Take the store off the network: its name no longer resolves. restic
+        fails at once ("no such host"); pgBackRest retries "unable to get
+        address for ..." for ~8 x io-timeout before failing [103]."""
         self._network().disconnect(self.box.container)
 
     def reconnect(self) -> None:

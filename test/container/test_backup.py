@@ -282,7 +282,7 @@ def test_another_passphrase_for_the_stanza_is_refused_and_changes_nothing(site):
     failed = dict(result.failed)
     comment = failed.get("backup-repository-holds-this-clusters-stanza", "")
     assert comment.startswith("webstack:backup:passphrase: the repository holds backups"), result.explain()
-    media = failed.get("backup-media-repository-exists", "")
+    media = failed.get("backup-media-repository-holds-a-snapshot", "")
     assert media.startswith("webstack:backup:passphrase: the media repository was made with another"), media
     assert site.exec(["sha256sum", *kept]).stdout == before
     assert "another-passphrase-12345" not in json.dumps(result.states)

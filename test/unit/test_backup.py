@@ -115,11 +115,14 @@ def test_timespans_read_as_systemd_reads_them(salt_loader):
 class FakeTools:
     """pgbackrest, psql and restic as the states call them, with recorded calls."""
 
-    def __init__(self, info=None, info_error=None, system_id="7300000000000000001", restic_config=0):
+    def __init__(
+        self, info=None, info_error=None, system_id="7300000000000000001", restic="snapshot", listing=""
+    ):
         self.info = info
         self.info_error = info_error
         self.system_id = system_id
-        self.restic_config = restic_config
+        self.listing = listing  # pgbackrest repo-ls backup/<stanza>
+        self.restic = restic  # what the media repository holds: snapshot, empty, absent, wrong password
         self.calls = []
 
     def run_all(self, cmd, runas=None, env=None, **kwargs):
@@ -128,18 +131,21 @@ class FakeTools:
             if self.info_error:
                 return {"retcode": 49, "stdout": "", "stderr": self.info_error}
             return {"retcode": 0, "stdout": json.dumps([self.info]), "stderr": ""}
+        if cmd[0] == "pgbackrest" and "repo-ls" in cmd:
+            return {"retcode": 0, "stdout": self.listing, "stderr": ""}
         if cmd[0] == "psql":
             return {"retcode": 0, "stdout": self.system_id + "\n", "stderr": ""}
-        if cmd[0] == "restic" and "cat" in cmd:
-            if self.restic_config == 2:
+        if cmd[0] == "restic" and "snapshots" in cmd:
+            if self.restic == "wrong password":
                 return {"retcode": 1, "stdout": "", "stderr": "Fatal: wrong password or no key found"}
-            if self.restic_config:
+            if self.restic == "absent":
                 text = (
                     "Fatal: unable to open config file: Stat: The specified key does not exist.\n"
                     "Is there a repository at the following location?"
                 )
                 return {"retcode": 1, "stdout": "", "stderr": text}
-            return {"retcode": 0, "stdout": "{}", "stderr": ""}
+            snapshots = [{"short_id": "62a333df"}] if self.restic == "snapshot" else []
+            return {"retcode": 0, "stdout": json.dumps(snapshots), "stderr": ""}
         return {"retcode": 0, "stdout": "", "stderr": ""}
 
 
@@ -192,10 +198,25 @@ def test_a_missing_stanza_is_created_and_the_config_written_without_showing_it(t
     assert probe[1].startswith("--config=") and probe[1] != f"--config={t.config}"
 
 
-def test_a_half_created_stanza_is_created_again(tools):
-    t = tools(info=stanza(3, "missing stanza data"))
+def test_a_half_made_stanza_without_backups_is_removed_and_created_again(tools):
+    t = tools(info=stanza(3, "missing stanza data"), listing="archive.info\n")
     ret = t.present()
     assert ret["result"] is True and ret["changes"]["stanza"] == "created"
+    steps = [c[2:] for c in t.calls if c[0] == "pgbackrest" and c[-1] != "info"]
+    assert steps == [
+        ["repo-ls", "backup/shop"],
+        ["stop"],
+        ["stanza-delete", "--force"],
+        ["start"],
+        ["stanza-create"],
+    ]
+
+
+def test_a_damaged_stanza_holding_backups_is_left_for_a_person(tools):
+    t = tools(info=stanza(3, "missing stanza data"), listing="20261203-114101F\nbackup.history\n")
+    ret = t.present()
+    assert ret["result"] is False and "holds backups ['20261203-114101F']" in ret["comment"]
+    assert not [c for c in t.calls if "stanza-delete" in c or "stanza-create" in c]
 
 
 def test_an_existing_stanza_of_this_cluster_changes_nothing_and_test_mode_agrees(tools):
@@ -211,8 +232,15 @@ def test_an_existing_stanza_of_this_cluster_changes_nothing_and_test_mode_agrees
     assert dry.present()["result"] is True
 
 
+def repo_error(message):
+    """What pgbackrest info prints (exit 0) when it can't read the repository."""
+    return dict(stanza(99, "other"), repo=[{"key": 1, "status": {"code": 99, "message": message}}])
+
+
 def test_another_passphrase_is_refused_and_the_config_left_alone(tools):
-    t = tools(info_error="ERROR: [043]: unable to decrypt: check the passphrase (cipher-pass)")
+    t = tools(
+        info=repo_error("[FormatError] unable to load info file 'archive.info': key/value found outside")
+    )
     t.config.write_text("[global]\nrepo1-cipher-pass=old\n")
     ret = t.present("[global]\nrepo1-cipher-pass=new\n")
     assert ret["result"] is False
@@ -234,12 +262,7 @@ def test_an_unreachable_store_fails_saying_so(tools):
 
 
 def test_a_store_that_does_not_answer_fails_saying_so(tools):
-    # What pgbackrest info prints (exit 0) when the store doesn't answer.
-    unreachable = dict(
-        stanza(99, "other"),
-        repo=[{"key": 1, "status": {"code": 99, "message": "[HostConnectError] timeout"}}],
-    )
-    ret = tools(info=unreachable).present()
+    ret = tools(info=repo_error("[HostConnectError] timeout")).present()
     assert ret["result"] is False
     assert (
         ret["comment"]
@@ -263,41 +286,52 @@ def test_a_first_full_backup_is_taken_once(tools):
     assert again["result"] is True and again["changes"] == {}
 
 
-def test_the_media_repository_is_initialised_only_when_absent_and_its_passphrase_lands_after(tools, tmp_path):
+def media(fake, env, passphrase="right-passphrase"):
+    return fake.ldr.states["backup.media_snapshot_exists"](
+        "/srv/shop/shared/media", ["restic"], env, passphrase, "web1"
+    )
+
+
+def test_a_new_media_repository_is_made_with_its_first_snapshot_and_the_passphrase_lands_after(
+    tools, tmp_path
+):
     env = {"RESTIC_PASSWORD_FILE": str(tmp_path / "passphrase")}
+    every = {
+        "passphrase": "written (not shown)",
+        "repository": "initialised",
+        "snapshot": "first snapshot taken",
+    }
+    dry = tools(test=True, restic="absent")
+    predicted = media(dry, env)
+    assert predicted["result"] is None and predicted["changes"] == every
+    assert len(dry.calls) == 1 and not (tmp_path / "passphrase").exists()
 
-    def present(fake, passphrase="right-passphrase"):
-        return fake.ldr.states["backup.restic_repository_present"](
-            "/backup/media", ["restic"], env, passphrase
-        )
-
-    dry = tools(test=True, restic_config=1)
-    predicted = present(dry)
-    assert predicted["result"] is None
-    assert predicted["changes"] == {"passphrase": "written (not shown)", "repository": "initialised"}
-    assert ["restic", "init"] not in dry.calls and not (tmp_path / "passphrase").exists()
-
-    t = tools(restic_config=1)
-    ret = present(t)
-    assert ret["result"] is True and ret["changes"]["repository"] == "initialised", ret
-    assert ["restic", "init"] in t.calls and "right-passphrase" not in json.dumps(ret)
+    t = tools(restic="absent")
+    ret = media(t, env)
+    assert ret["result"] is True and ret["changes"] == every, ret
+    assert ["restic", "init"] in t.calls
+    assert ["restic", "backup", "--host", "web1", "--tag", "media", "/srv/shop/shared/media"] in t.calls
+    assert "right-passphrase" not in json.dumps(ret)
     assert (tmp_path / "passphrase").read_text() == "right-passphrase"
     assert oct((tmp_path / "passphrase").stat().st_mode & 0o777) == "0o600"
-    again = present(tools())
-    assert again == {
-        "name": "/backup/media",
+
+    again = tools()
+    assert media(again, env) == {
+        "name": "/srv/shop/shared/media",
         "result": True,
         "changes": {},
-        "comment": "the media repository exists",
+        "comment": "/srv/shop/shared/media has a snapshot",
     }
+    assert len(again.calls) == 1, "one restic call when all is in place"
+    empty = tools(restic="empty")
+    assert media(empty, env)["changes"] == {"snapshot": "first snapshot taken"}
+    assert ["restic", "init"] not in empty.calls
 
 
 def test_another_media_passphrase_is_refused_and_the_old_one_kept(tools, tmp_path):
     (tmp_path / "passphrase").write_text("old-passphrase")
-    t = tools(restic_config=2)
     env = {"RESTIC_PASSWORD_FILE": str(tmp_path / "passphrase")}
-    ret = t.ldr.states["backup.restic_repository_present"]("/backup/media", ["restic"], env, "new-passphrase")
-    assert ret["result"] is False and ret["comment"].startswith(
-        "webstack:backup:passphrase: the media repository"
-    )
+    ret = media(tools(restic="wrong password"), env, "new-passphrase")
+    assert ret["result"] is False
+    assert ret["comment"].startswith("webstack:backup:passphrase: the media repository was made with another")
     assert (tmp_path / "passphrase").read_text() == "old-passphrase"

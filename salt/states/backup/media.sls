@@ -23,28 +23,21 @@ backup-media-environment-is-private:
     - require:
       - file: backup-settings-directory-is-private
 
-backup-media-repository-exists:
-  backup.restic_repository_present:
-    - name: {{ restic.env.RESTIC_REPOSITORY|tojson }}
+{#- The passphrase file lands once the repository opens with it; a new
+    repository gets its first snapshot at once, not at the first timer run. #}
+backup-media-repository-holds-a-snapshot:
+  backup.media_snapshot_exists:
+    - name: {{ backup.media.dir }}
     - command: {{ restic.command|tojson }}
     - env: {{ restic.env|tojson }}
     - passphrase: {{ backup.passphrase|tojson }}
+    - host: {{ backup.host }}
     - require:
       - pkg: backup-tools-are-installed
       - file: backup-settings-directory-is-private
 {%- if backup.store_ca %}
       - file: backup-trusts-the-stores-ca
 {%- endif %}
-
-{#- Snapshots from the first apply on, not from the first timer run. #}
-backup-media-has-a-snapshot:
-  backup.snapshot_exists:
-    - name: {{ backup.media.dir }}
-    - command: {{ restic.command|tojson }}
-    - env: {{ restic.env|tojson }}
-    - host: {{ backup.host }}
-    - require:
-      - backup: backup-media-repository-exists
 {%- for sls in after %}
       - sls: {{ sls }}
 {%- endfor %}

@@ -36,7 +36,7 @@ include:
       - backup: backup-database-has-a-full-backup
 {%- endif %}
 {%- if backup.media.active %}
-      - backup: backup-media-has-a-snapshot
+      - backup: backup-media-repository-holds-a-snapshot
 {%- endif %}
     - watch:
       - file: {{ name }}-service-is-installed
