@@ -18,9 +18,10 @@ demo: setup
 fleet: setup
 	@$(PY) -m tools.harness.fleet
 
-# Converge, re-apply, serving, deploy-under-load and fleet figures, side by
+# Converge, re-apply, serving, deploy-under-load, fleet and backup figures, side by
 # side in one run (tools/harness/bench.py): a table, bench/results.{json,md}. Not
-# part of `make test`; 8 to 15 minutes.
+# part of `make test`; 14 to 22 minutes (the backup phase alone:
+# `python -m tools.harness.bench --only backup`).
 bench: setup
 	@$(PY) -m tools.harness.bench
 

@@ -261,16 +261,12 @@ def _settings():
     return conf
 
 
+# The commands read and print secrets (passphrases, keys): never logged.
+QUIET = {"python_shell": False, "output_loglevel": "quiet", "ignore_retcode": True}
+
+
 def _run(cmd, runas=None, env=None, check=True, timeout=None):
-    res = __salt__["cmd.run_all"](
-        cmd,
-        runas=runas,
-        env=env,
-        python_shell=False,
-        output_loglevel="quiet",
-        ignore_retcode=True,
-        timeout=timeout,
-    )
+    res = __salt__["cmd.run_all"](cmd, runas=runas, env=env, timeout=timeout, **QUIET)
     if check and res["retcode"] != 0:
         text = (res.get("stderr") or res.get("stdout") or "").strip()
         raise CommandExecutionError(f"{cmd[0]} {' '.join(cmd[1:3])}... failed ({res['retcode']}): {text}")
@@ -579,6 +575,10 @@ def restore_db(target_time=None):
         if not __salt__["service.start"](pg["service"]):
             raise CommandExecutionError(f"backup.restore_db: {pg['service']} did not start after the restore")
         _wait(lambda: _psql(ws, "SELECT pg_is_in_recovery()") == "f", 600, "the cluster is still recovering")
+        # Promoted, the checkpointer sleeps up to checkpoint_timeout before it
+        # honours archive_timeout again (measured: no WAL switch for minutes
+        # under writes): a checkpoint wakes it.
+        _psql(ws, "CHECKPOINT")
     finally:
         for program in programs:
             _run(["supervisorctl", "start", program], check=False)

@@ -35,8 +35,9 @@ __virtualname__ = "backup"
 
 # pgbackrest info's status codes (pgBackRest's docs, "info" command).
 STANZA_OK, MISSING_STANZA, NO_BACKUP, MISSING_DATA = 0, 1, 2, 3
-# restic's words for "no repository here yet".
-RESTIC_ABSENT = ("does not exist", "Is there a repository at the following location")
+# restic's words for "no repository here yet" (on S3, in a directory); it
+# adds "Is there a repository at the following location?" to every failure.
+RESTIC_ABSENT = ("The specified key does not exist", "no such file or directory")
 
 
 def __virtual__():
@@ -47,16 +48,12 @@ def _ret(name):
     return {"name": name, "result": True, "changes": {}, "comment": ""}
 
 
+# The commands read and print secrets (passphrases, keys): never logged.
+QUIET = {"python_shell": False, "output_loglevel": "quiet", "ignore_retcode": True}
+
+
 def _run(cmd, runas=None, env=None, timeout=None):
-    return __salt__["cmd.run_all"](
-        cmd,
-        runas=runas,
-        env=env,
-        python_shell=False,
-        output_loglevel="quiet",
-        ignore_retcode=True,
-        timeout=timeout,
-    )
+    return __salt__["cmd.run_all"](cmd, runas=runas, env=env, timeout=timeout, **QUIET)
 
 
 def _text(res):

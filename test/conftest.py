@@ -24,7 +24,7 @@ import salt.config
 import salt.loader
 import yaml
 
-from tools.harness.dockerbox import REPO, Box, client
+from tools.harness.dockerbox import REPO, Box, client, with_settings  # noqa: F401 - tests import it from here
 
 SESSION = uuid.uuid4().hex[:6]
 PILLARS = Path(__file__).parent / "pillars"
@@ -109,21 +109,6 @@ def bad_pillars() -> list:
 @pytest.fixture
 def demo_pillar() -> dict:
     return load_pillar("demo")
-
-
-def with_settings(pillar: dict, **sections) -> dict:
-    """A copy of `pillar` with `webstack` sections updated (deeply)."""
-    out = copy.deepcopy(pillar)
-
-    def merge(dst, src):
-        for key, value in src.items():
-            if isinstance(value, dict) and isinstance(dst.get(key), dict):
-                merge(dst[key], value)
-            else:
-                dst[key] = value
-
-    merge(out.setdefault("webstack", {}), sections)
-    return out
 
 
 # -- fast layer: Salt in-process -------------------------------------------

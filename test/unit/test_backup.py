@@ -144,6 +144,12 @@ class FakeTools:
                     "Is there a repository at the following location?"
                 )
                 return {"retcode": 1, "stdout": "", "stderr": text}
+            if self.restic == "timeout":
+                text = (
+                    'Fatal: unable to open config file: Stat: Get "https://store/b/config":'
+                    " net/http: TLS handshake timeout\nIs there a repository at the following location?"
+                )
+                return {"retcode": 1, "stdout": "", "stderr": text}
             snapshots = [{"short_id": "62a333df"}] if self.restic == "snapshot" else []
             return {"retcode": 0, "stdout": json.dumps(snapshots), "stderr": ""}
         return {"retcode": 0, "stdout": "", "stderr": ""}
@@ -335,3 +341,11 @@ def test_another_media_passphrase_is_refused_and_the_old_one_kept(tools, tmp_pat
     assert ret["result"] is False
     assert ret["comment"].startswith("webstack:backup:passphrase: the media repository was made with another")
     assert (tmp_path / "passphrase").read_text() == "old-passphrase"
+
+
+def test_a_media_store_that_does_not_answer_fails_and_nothing_is_initialised(tools, tmp_path):
+    t = tools(restic="timeout")
+    ret = media(t, {"RESTIC_PASSWORD_FILE": str(tmp_path / "passphrase")})
+    assert ret["result"] is False
+    assert ret["comment"].startswith("the media repository can't be read (is the store reachable?)")
+    assert len(t.calls) == 1 and not (tmp_path / "passphrase").exists()

@@ -53,7 +53,16 @@ import time
 
 import yaml
 
-from tools.harness.dockerbox import MOUNT, REPO, SALT_IMAGE, TEST_PILLAR_ROOT, Apply, Box, client
+from tools.harness.dockerbox import (
+    MOUNT,
+    REPO,
+    SALT_IMAGE,
+    TEST_PILLAR_ROOT,
+    Apply,
+    Box,
+    client,
+    with_settings,
+)
 
 sys.path.insert(0, str(REPO / "test" / "container"))
 import app_helpers  # noqa: E402  (the app tests' git helpers: a repository of example/ in the box)
@@ -620,7 +629,7 @@ class Bench:
                 rpo_pillar = backup_pillar(store, None, prefix="/rpo", clients=[db.ip(boxes.network)])
                 # The fresh box first converged without backups (the packages, the cluster):
                 # with them it would archive beside the RPO box.
-                plain = with_webstack(rpo_pillar, backup={"enabled": False})
+                plain = with_settings(rpo_pillar, backup={"enabled": False})
                 with concurrent.futures.ThreadPoolExecutor(3) as pool:
                     runs = list(
                         pool.map(
@@ -671,6 +680,11 @@ class Bench:
                 c.say(f"{local.wall:.1f} s (its first full backup into the new repository included)")
             out["local"] = self.backup_round(db, ws, "directory", rows)
             out["dump"] = self.dump_round(db, rows)
+            with c.phase("backup: the fixed part of a restore: salt-call's start, a PostgreSQL restart"):
+                ping = min(timed(db.salt_call, "test.ping", check=True)[1] for _ in range(2))
+                restart = min(timed(db.exec, ["systemctl", "restart", pg["service"]])[1] for _ in range(2))
+                out["fixed"] = {"salt_call_s": round(ping, 1), "postgresql_restart_s": round(restart, 1)}
+                c.say(f"salt-call test.ping {ping:.1f} s, systemctl restart {pg['service']} {restart:.1f} s")
             ratios = {}
             for key, repo in (("local", out["local"]), ("s3", out["s3"])):
                 ratios[f"{key}_restore_wiped_to_pg_restore"] = round(
@@ -681,6 +695,9 @@ class Bench:
                 )
                 ratios[f"{key}_restore_in_place_to_pg_restore"] = round(
                     repo["restore_in_place_s"] / out["dump"]["restore_plain_s"], 2
+                )
+                ratios[f"{key}_pgbackrest_restore_wiped_to_pg_restore"] = round(
+                    (repo["pgbackrest_restore_wiped_s"] or 0) / out["dump"]["restore_plain_s"], 2
                 )
                 ratios[f"{key}_backup_to_pg_dump"] = round(repo["backup_s"] / out["dump"]["dump_s"], 2)
             out["ratios"] = ratios
@@ -928,28 +945,13 @@ class BenchBoxes:
             client().networks.get(self.network).remove()
 
 
-def with_webstack(pillar: dict, **sections) -> dict:
-    """A copy of `pillar` with `webstack` sections updated (deeply), as the tests' with_settings."""
-    out = json.loads(json.dumps(pillar))
-
-    def merge(dst, src):
-        for key, value in src.items():
-            if isinstance(value, dict) and isinstance(dst.get(key), dict):
-                merge(dst[key], value)
-            else:
-                dst[key] = value
-
-    merge(out.setdefault("webstack", {}), sections)
-    return out
-
-
 def backup_pillar(store, path: str | None, prefix: str | None = None, clients: list | None = None) -> dict:
     """test/pillars/minimal.yaml, roles [db], backups on: to `path`, else to the S3 `store`."""
     base = yaml.safe_load((REPO / "test/pillars/minimal.yaml").read_text())
     repository = {"path": path, "prefix": prefix} if path else {"prefix": prefix, "s3": store.pillar()}
     backup = {"enabled": True, "repository": repository, "passphrase": "bench-backup-passphrase-4e1d"}
     pg = {"clients": clients} if clients else {}
-    return with_webstack(base, roles=["db"], backup=backup, postgresql=pg)
+    return with_settings(base, roles=["db"], backup=backup, postgresql=pg)
 
 
 def pgsql(box: Box, database: str | None, sql: str) -> str:
@@ -1126,6 +1128,10 @@ def markdown(r: dict) -> str:
                 f"≤ {g['restore_ratio']}: {mark(x <= g['restore_ratio'])}",
             )
             row(
+                "pgBackRest's own restore (directory, emptied data dir) / pg_restore plain",
+                f"{ra.get('local_pgbackrest_restore_wiped_to_pg_restore', 0):.2f}",
+            )
+            row(
                 "restore (directory, in place) / pg_restore plain",
                 f"{ra['local_restore_in_place_to_pg_restore']:.2f}",
             )
@@ -1137,6 +1143,12 @@ def markdown(r: dict) -> str:
                 "backup.run full / pg_dump -Fc: directory, S3",
                 f"{ra['local_backup_to_pg_dump']:.2f}, {ra['s3_backup_to_pg_dump']:.2f}",
             )
+    fx = (bk or {}).get("fixed")
+    if fx:
+        row(
+            "in every restore: salt-call's start / a PostgreSQL restart",
+            f"{fx['salt_call_s']:.1f} / {fx['postgresql_restart_s']:.1f} s",
+        )
     rp = (bk or {}).get("rpo")
     if rp:
         row(

@@ -9,6 +9,7 @@ config in etc/salt/minion.d expects it) and Salt installed in /opt/salt.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import io
@@ -326,3 +327,18 @@ if __name__ == "__main__":
         build_salt_image()
     else:
         sys.exit("usage: python -m tools.harness.dockerbox build-salt-image")
+
+
+def with_settings(pillar: dict, **sections) -> dict:
+    """A copy of `pillar` with `webstack` sections updated (deeply)."""
+    out = copy.deepcopy(pillar)
+
+    def merge(dst, src):
+        for key, value in src.items():
+            if isinstance(value, dict) and isinstance(dst.get(key), dict):
+                merge(dst[key], value)
+            else:
+                dst[key] = value
+
+    merge(out.setdefault("webstack", {}), sections)
+    return out
