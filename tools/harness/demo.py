@@ -39,18 +39,23 @@ def container_for(image: str) -> Box:
     try:
         existing = client().containers.get(NAME)
         mounted = {m["Destination"]: m["Source"] for m in existing.attrs.get("Mounts", [])}
-        if mounted.get(MOUNT) != str(REPO):
-            print(f"    removing {NAME}: it mounts {mounted.get(MOUNT)}, not this checkout")
-            existing.remove(force=True)
-        elif image in existing.image.tags and existing.status in ("running", "exited"):
+        if (
+            mounted.get(MOUNT) == str(REPO)
+            and image in existing.image.tags
+            and existing.status in ("running", "exited")
+        ):
             box = Box(existing)
             if existing.status == "exited":
                 print(f"    starting stopped container {NAME}")
                 existing.start()
                 box.wait_running()
-            else:
-                print(f"    reusing running container {NAME}")
-            return box
+            # A checkout removed and cloned again at the same path is not
+            # the one the container's mount still holds.
+            if box.exec(["test", "-e", f"{MOUNT}/Makefile"], check=False).rc == 0:
+                print(f"    reusing container {NAME}")
+                return box
+        print(f"    replacing {NAME}: it does not mount this checkout (as it is now) from {image}")
+        existing.remove(force=True)
     except docker.errors.NotFound:
         pass
     return Box.start(NAME, image=image, labels={"webstack": "demo"})
