@@ -109,6 +109,14 @@ FORMATS = {
         re.compile(r"^[A-Za-z0-9*:,./~ -]+$"),
         "a systemd calendar expression like daily or 'Sun *-*-* 01:30:00' (systemd-analyze calendar)",
     ),
+    "email": (
+        re.compile(rf"^[^@\s]+@({_DOMAIN_LABEL}\.)+{_DOMAIN_LABEL}$"),
+        "an email address like ops@example.com",
+    ),
+    "https_resource": (
+        re.compile(rf"^https://({_DOMAIN_LABEL}\.)*{_DOMAIN_LABEL}(:[0-9]{{1,5}})?(/[^\s]*)?$"),
+        "an https URL like https://acme-v02.api.letsencrypt.org/directory",
+    ),
     "timespan": (
         re.compile(rf"^\s*([0-9]+\s*({'|'.join(TIMESPAN_UNITS)})\s*)+$"),
         "a time span like 90s, 10min, 26h or 8d",
@@ -373,6 +381,13 @@ def validate(pillar=None, grains=None):
     for section in sorted(applied & set(props)):
         schema = {"type": "object", "properties": {section: props[section]}}
         errors += _validate_sections(schema, {section: merged.get(section, {})}, checker)
+    if errors:
+        return errors
+    # ... and what ties a component's TLS to other sections.
+    for component in sorted(box_components):
+        tls = merged.get(component, {}).get("tls") or {}
+        if "tls" in src["declared"][component] and tls["acme"]["enabled"]:
+            errors += _acme_problems(component, tls, merged["project"])
     return errors
 
 
@@ -484,19 +499,22 @@ def _url(template, values, host):
     return _REF.sub(value, re.sub(r"\[([^\]]*)\]", optional, template))
 
 
-def _tls(tls, layout, names):
+def _tls(tls, layout, names, component):
     """
     What a TLS-serving component serves (its settings' ``tls``, its
-    component.yaml ``tls``): ``source`` (off, pillar or self_signed), the
-    certificate's directory (``dir``) and files, relative to the component's
-    ``base`` directory (``files``) and absolute (``paths``), those no longer in use
-    (``unused``, ``unused_paths``), and the names a self-signed certificate
-    carries (``names``, ``common_name``: the first that is not a wildcard).
+    component.yaml ``tls``): ``source`` (off, pillar, acme or self_signed),
+    the certificate's directory (``dir``) and files, relative to the
+    component's ``base`` directory (``files``) and absolute (``paths``), those
+    no longer in use (``unused``, ``unused_paths``), the names a certificate
+    carries (``names``, ``common_name``: the first that is not a wildcard),
+    and for ACME what certbot is told (``acme``, see :func:`_acme`).
     """
     if not tls.get("enabled"):
         source = "off"
     elif tls.get("certificate"):
         source = "pillar"
+    elif tls["acme"].get("enabled"):
+        source = "acme"
     else:
         source = "self_signed"
     base, folder = layout["base"], layout["dir"]
@@ -509,18 +527,121 @@ def _tls(tls, layout, names):
     every = [f"{folder}/{name}" for kinds in layout["files"].values() for name in kinds.values()]
     unused = [path for path in every if path not in files.values()]
     exact = [n for n in names if not str(n).startswith("*.")]
-    return dict(
+    paths = {kind: f"{base}/{path}" for kind, path in files.items()}
+    out = dict(
         tls,
         source=source,
         base=base,
         dir=f"{base}/{folder}",
         files=files,
-        paths={kind: f"{base}/{path}" for kind, path in files.items()},
+        paths=paths,
         unused=unused,
         unused_paths=[f"{base}/{path}" for path in unused],
         names=list(names),
         common_name=(exact or list(names))[0],
     )
+    if "acme" in layout:
+        out["acme"] = _acme(tls["acme"], layout, component, list(names), paths if source == "acme" else None)
+    return out
+
+
+# Where certbot keeps a lineage (its live/ links and renewal/ settings), and
+# what webstack adds beside them.
+LETSENCRYPT = "/etc/letsencrypt"
+
+
+def _acme(acme, layout, component, names, paths):
+    """
+    The ``acme`` settings with what certbot is told and what its deploy hook
+    does: the lineage (``lineage``, ``live``, ``renewal_conf``), webstack's
+    files beside it (``dir``), the hook
+    (``hook``: it writes ``deploy``, each a path and the lineage files it
+    joins, removes ``remove`` and reloads ``reload``), the directory's CA
+    file (``ca_file``), the environment certbot needs (``env``) and, when
+    this component's certificate comes from ACME (``active``; `paths`: its
+    files), the ``certonly`` arguments (the challenge from component.yaml:
+    ``webroot`` files or a ``standalone`` listener).
+    """
+    how = layout["acme"]
+    lineage = f"webstack-{component}"
+    live = f"{LETSENCRYPT}/live/{lineage}"
+    own = f"{LETSENCRYPT}/webstack"
+    hook = f"{own}/deploy-{component}"
+    ca_file = f"{own}/directory-ca.pem" if acme.get("ca_bundle") else None
+    out = dict(
+        acme,
+        active=paths is not None,
+        lineage=lineage,
+        live=live,
+        renewal_conf=f"{LETSENCRYPT}/renewal/{lineage}.conf",
+        dir=own,
+        hook=hook,
+        ca_file=ca_file,
+        env={"REQUESTS_CA_BUNDLE": ca_file} if ca_file else {},
+        webroot=how.get("webroot"),
+        standalone=how.get("standalone"),
+        names=names,
+        # The key as certbot.lineage names it.
+        key="ecdsa" if acme["key_type"] == "ecdsa" else f"rsa-{acme['rsa_key_size']}",
+        reload=how["reload"],
+        certonly=[],
+        deploy=[],
+        remove=[],
+    )
+    if paths is None:
+        return out
+    if acme["key_type"] == "ecdsa":
+        key = ["--key-type", "ecdsa", "--elliptic-curve", "secp256r1"]
+    else:
+        key = ["--key-type", "rsa", "--rsa-key-size", str(acme["rsa_key_size"])]
+    if "webroot" in how:
+        challenge = ["--webroot", "--webroot-path", how["webroot"]]
+    else:
+        address, port = how["standalone"].rsplit(":", 1)
+        challenge = ["--standalone", "--http-01-address", address, "--http-01-port", port]
+    out["certonly"] = [
+        "certonly",
+        "--non-interactive",
+        "--agree-tos",
+        "--email",
+        acme["email"],
+        "--server",
+        acme["directory"],
+        "--cert-name",
+        lineage,
+        *key,
+        *challenge,
+        # Stored in the lineage: it runs after each `renew` too.
+        "--deploy-hook",
+        hook,
+        *[arg for name in names for arg in ("--domain", name)],
+    ]
+    out["deploy"] = [
+        {"path": paths[kind], "sources": [f"{live}/{name}" for name in sources]}
+        for kind, sources in how["deploy"].items()
+    ]
+    out["remove"] = [path for kind, path in paths.items() if kind not in how["deploy"]]
+    return out
+
+
+def _acme_problems(component, tls, project):
+    """What the rest of the settings must be for ``<component>:tls:acme`` to work."""
+    key = f"webstack:{component}:tls"
+    problems = []
+    if not tls.get("enabled"):
+        problems.append(f"{key}:enabled: must be true with {key}:acme:enabled")
+    for other in ("certificate", "self_signed"):
+        if tls.get(other):
+            problems.append(f"{key}:{other}: not with {key}:acme:enabled (the CA issues the certificate)")
+    domains = project.get("domains") or []
+    if not domains:
+        problems.append(f"webstack:project:domains: is required with {key}:acme:enabled (its names)")
+    for name in domains:
+        if str(name).startswith("*."):
+            problems.append(
+                f"webstack:project:domains: {name!r} is a wildcard: {key}:acme (http-01) can't prove it"
+            )
+    return problems
 
 
 def _derive(ws, src):
@@ -555,7 +676,7 @@ def _derive(ws, src):
             if conf.get(key) is None:
                 conf[key] = peers_of(role)
         if "tls" in decl:
-            conf["tls"] = _tls(conf["tls"], decl["tls"], project["server_names"])
+            conf["tls"] = _tls(conf["tls"], decl["tls"], project["server_names"], component)
         if decl.get("urls"):
             # Where the app finds it: this box when it applies the component,
             # else the first box of a fleet role that holds it.

@@ -336,3 +336,54 @@ def stack_box(boxes):
     box.first = converge(box, box.pillar)
     print(f"\nstack converge: {box.first.summary()}")
     return box
+
+
+# -- peers shared by test files ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def scanner(boxes):
+    """A peer on the session's network, with nmap."""
+    box = boxes.start("scanner")
+    box.exec(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+        "apt-get install -y -qq --no-install-recommends nmap >/dev/null"
+    )
+    return box
+
+
+@pytest.fixture(scope="session")
+def acme_server(boxes):
+    """pebble, Let's Encrypt's test ACME server, on the session's network (test/container/acme_server.py)."""
+    from acme_server import start_acme_server
+
+    return start_acme_server(boxes)
+
+
+STACK_DOMAIN = "demo.webstack.test"
+BALANCED_DOMAIN = "lb.shop.test"
+
+
+@pytest.fixture(scope="session")
+def acme_balancer(boxes, acme_server):
+    """
+    A balancer (the balancer state: haproxy) in front of a plain-http nginx
+    box (`.web`), its certificate from the ACME server for BALANCED_DOMAIN
+    (`.pillar`; `.first`: its first converge).
+    """
+    # test/container is on sys.path by now: only container tests ask for this.
+    from test_nginx import PILLAR, start_nginx_box
+
+    web = start_nginx_box(boxes, "acme-web")
+    converge(web, with_settings(PILLAR, project={"domains": [BALANCED_DOMAIN]}), "nginx")
+    box = boxes.start("acme-lb", roles=["balancer"])
+    acme_server.point([BALANCED_DOMAIN], box.ip())
+    box.pillar = with_settings(
+        load_pillar("minimal"),
+        project={"name": "shop", "domains": [BALANCED_DOMAIN]},
+        peers={"web": [web.ip()]},
+        balancer={"tls": {"enabled": True, "acme": acme_server.pillar()}},
+    )
+    box.first = converge(box, box.pillar, "balancer")
+    box.web = web
+    return box

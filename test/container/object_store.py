@@ -33,7 +33,7 @@ import json
 import time
 
 from box_helpers import helper
-from syslog_receiver import make_certificates
+from syslog_receiver import install_certificates
 
 MOTO = "moto[s3]==5.1.22"  # moto[server] drags in 200 MB more (cfn-lint, docker, ...): 25 s, not 11
 EXTRA = ["flask==3.1.3", "flask-cors==6.0.5"]  # what moto_server needs besides the S3 backend
@@ -166,10 +166,7 @@ def start_object_store(
     """
     box = boxes.start(name)
     host = box.name
-    ca_pem, cert_pem, key_pem = make_certificates(cert_names or [host])
-    box.put_file(f"{DIR}/ca.pem", ca_pem)
-    box.put_file(f"{DIR}/cert.pem", cert_pem)
-    box.put_file(f"{DIR}/key.pem", key_pem, mode=0o600)
+    ca_pem = install_certificates(box, DIR, cert_names or [host])
     # moto from PyPI and nginx from Debian at once (~11 s).
     box.exec(
         f"(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq"

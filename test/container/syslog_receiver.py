@@ -252,6 +252,16 @@ def make_certificates(names: list[str]) -> tuple[str, str, str]:
     )
 
 
+def install_certificates(box, directory: str, names: list[str]) -> str:
+    """A throwaway CA's certificate for `names` and its key in `box` (`directory`/cert.pem,
+    key.pem 0600, ca.pem): returns the CA's PEM, what clients must trust."""
+    ca_pem, cert_pem, key_pem = make_certificates(names)
+    box.put_file(f"{directory}/ca.pem", ca_pem)
+    box.put_file(f"{directory}/cert.pem", cert_pem)
+    box.put_file(f"{directory}/key.pem", key_pem, mode=0o600)
+    return ca_pem
+
+
 def start_syslog_receiver(
     boxes,
     name: str = "logs",
@@ -272,9 +282,7 @@ def start_syslog_receiver(
         network = boxes.dc.networks.get(boxes.network)
         network.disconnect(box.container)
         network.connect(box.container, aliases=list(aliases))
-    ca_pem, cert_pem, key_pem = make_certificates(cert_names or [host])
-    box.put_file(f"{DIR}/cert.pem", cert_pem)
-    box.put_file(f"{DIR}/key.pem", key_pem, mode=0o600)
+    ca_pem = install_certificates(box, DIR, cert_names or [host])
     box.put_file(
         f"/etc/systemd/system/{UNIT}.service",
         "[Unit]\nDescription=TLS syslog receiver for the tests\n\n[Service]\n"

@@ -135,9 +135,9 @@ def pem(obj) -> str:
 # -- the box -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def nginx_box(boxes):
-    box = boxes.start("nginx")
+def start_nginx_box(boxes, name):
+    """A box with what nginx alone needs from the app and supervisor roles, and curl: not converged."""
+    box = boxes.start(name)
     box.exec("apt-get update -qq && apt-get install -y -qq curl >/dev/null")  # for the checks
     # What the app role would lay down ...
     box.exec(f"install -d {ROOT}/shared/static/css {ROOT}/shared/media")
@@ -147,7 +147,12 @@ def nginx_box(boxes):
     box.exec(f"install -d -o root -g www-data -m 0750 /run/{NAME}")
     box.exec(f"systemd-run --unit={STANDIN_UNIT} python3 {helper('gunicorn_standin.py')} {SOCKET}")
     box.exec(f"for i in $(seq 50); do [ -S {SOCKET} ] && exit 0; sleep 0.1; done; exit 1")
+    return box
 
+
+@pytest.fixture(scope="module")
+def nginx_box(boxes):
+    box = start_nginx_box(boxes, "nginx")
     first = converge(box, PILLAR, "nginx")
     print(f"\nnginx first converge: {first.summary()}")
     return box

@@ -6,8 +6,9 @@ peer container (nmap, raw HTTP), and from inside the box:
 - a full TCP scan finds exactly the ports the firewall role declares, every
   other one dropped; and nothing but those listens beyond loopback, so the
   data services stay unreachable even with the firewall off;
-- TLS (nginx on the stack box, haproxy on a balancer box) offers TLS 1.2
-  and 1.3 only, forward-secret AEAD suites only;
+- TLS (nginx on the stack box, haproxy on a balancer box with a certificate
+  from the ACME server) offers TLS 1.2 and 1.3 only, forward-secret AEAD
+  suites only;
 - every answer carries HSTS, nosniff, a framing policy and a referrer
   policy, once each; nothing names nginx's version;
 - ssh offers public keys only, root included;
@@ -33,13 +34,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from box_helpers import copy_helper, helper
-from conftest import converge, load_pillar, with_settings
+from conftest import STACK_DOMAIN
 from figures import report
 
 from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
 NAME = "demo"
-DOMAIN = "demo.webstack.test"
+DOMAIN = STACK_DOMAIN
 LOOPBACK = re.compile(r"^(127\.|\[::1\]|::1$)")
 
 # -- the boxes ------------------------------------------------------------------------
@@ -51,28 +52,8 @@ def stack(stack_box):
 
 
 @pytest.fixture(scope="module")
-def scanner(boxes):
-    """A peer on the session's network, with nmap."""
-    box = boxes.start("scanner")
-    box.exec(
-        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-        "apt-get install -y -qq --no-install-recommends nmap >/dev/null"
-    )
-    return box
-
-
-@pytest.fixture(scope="module")
-def balancer(boxes, stack):
-    """A balancer (the balancer state: haproxy, self-signed TLS) in front of the stack box."""
-    box = boxes.start("sec-balancer", roles=["balancer"])
-    pillar = with_settings(
-        load_pillar("minimal"),
-        project={"name": NAME, "domains": [DOMAIN]},
-        peers={"web": [stack.ip()]},
-        balancer={"tls": {"enabled": True, "self_signed": True}},
-    )
-    converge(box, pillar, "balancer")
-    return box
+def balancer(acme_balancer):
+    return acme_balancer
 
 
 def nmap(scanner, *args: str) -> ET.Element:
@@ -155,9 +136,8 @@ STRONG = re.compile(
 )
 
 
-@pytest.mark.parametrize("target", ["stack", "balancer"])
-def test_tls_offers_only_1_2_and_1_3_with_forward_secret_aead_suites(target, scanner, request):
-    box = request.getfixturevalue(target)
+def tls_offered(scanner, box, domain: str = DOMAIN) -> tuple[dict, str]:
+    """nmap's ssl-enum-ciphers from the scanner: ({protocol: [(suite, strength)]}, least strength)."""
     scan = nmap(
         scanner,
         "-p",
@@ -165,7 +145,7 @@ def test_tls_offers_only_1_2_and_1_3_with_forward_secret_aead_suites(target, sca
         "--script",
         "ssl-enum-ciphers",
         "--script-args",
-        f"tls.servername={DOMAIN}",
+        f"tls.servername={domain}",
         box.ip(),
     )
     script = next(s for s in scan.iter("script") if s.get("id") == "ssl-enum-ciphers")
@@ -176,21 +156,31 @@ def test_tls_offers_only_1_2_and_1_3_with_forward_secret_aead_suites(target, sca
             (c.findtext("elem[@key='name']"), c.findtext("elem[@key='strength']"))
             for c in ciphers.findall("table")
         ]
-    least = script.findtext("elem[@key='least strength']")
-    report(
-        request,
-        f"TLS of the {target} ({'nginx' if target == 'stack' else 'haproxy'}): "
-        + "; ".join(
-            f"{proto}: {', '.join(n for n, _ in suites)}" for proto, suites in sorted(offered.items())
-        )
-        + f"; least strength {least}",
-    )
+    return offered, script.findtext("elem[@key='least strength']")
+
+
+def assert_strong_tls_only(offered: dict, least: str) -> None:
     assert set(offered) == {"TLSv1.2", "TLSv1.3"}, offered  # no SSLv3, TLS 1.0 or 1.1
     for proto, suites in offered.items():
         for name, strength in suites:
             # No RC4, 3DES, CBC, NULL, EXPORT or anonymous suite: ECDHE and AEAD only.
             assert STRONG.match(name) and strength == "A", (proto, name, strength)
     assert least == "A"
+
+
+@pytest.mark.parametrize("target", ["stack", "balancer"])
+def test_tls_offers_only_1_2_and_1_3_with_forward_secret_aead_suites(target, scanner, request):
+    box = request.getfixturevalue(target)
+    offered, least = tls_offered(scanner, box)
+    report(
+        request,
+        f"TLS of the {target} ({'nginx' if target == 'stack' else 'haproxy, ACME certificate'}): "
+        + "; ".join(
+            f"{proto}: {', '.join(n for n, _ in suites)}" for proto, suites in sorted(offered.items())
+        )
+        + f"; least strength {least}",
+    )
+    assert_strong_tls_only(offered, least)
 
 
 # -- HTTP answers --------------------------------------------------------------------------

@@ -212,3 +212,21 @@ def test_no_web_host_yet_leaves_an_empty_backend(haproxy_cfg):
     cfg = haproxy_cfg({**BASE, "peers": {"web": []}})
     assert not [line for line in lines(cfg) if line.startswith("server ")]
     assert "No web host known yet" in cfg
+
+
+def test_acme_routes_the_challenge_to_certbot_before_the_redirect(haproxy_cfg):
+    tls = {
+        "enabled": True,
+        "acme": {"enabled": True, "email": "ops@example.com", "directory": "https://acme.test/dir"},
+    }
+    cfg = lines(
+        haproxy_cfg(
+            {**BASE, "project": {"name": "shop", "domains": ["shop.example.com"]}, "balancer": {"tls": tls}}
+        )
+    )
+    assert "bind :::443 v4v6 ssl crt /etc/haproxy/tls/acme.pem alpn h2,http/1.1" in cfg
+    route = cfg.index("use_backend acme if acme_challenge !{ ssl_fc }")
+    redirect = next(i for i, line in enumerate(cfg) if line.startswith("http-request redirect"))
+    assert cfg[redirect].endswith("unless { ssl_fc } || acme_challenge")
+    assert cfg.index("http-request reject unless site_host") < route < redirect
+    assert cfg[cfg.index("backend acme") + 2] == "server certbot 127.0.0.1:8402"

@@ -81,6 +81,8 @@ def test_plain_http_site(nginx_sls):
         "tls/site.chain.pem",
         "tls/selfsigned.crt",
         "tls/selfsigned.key",
+        "tls/acme.crt",
+        "tls/acme.key",
     }
     assert SELF_SIGNED not in high
 

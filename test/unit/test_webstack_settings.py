@@ -76,6 +76,8 @@ def test_tls_off_removes_every_certificate_file(derived):
         "tls/site.chain.pem",
         "tls/selfsigned.crt",
         "tls/selfsigned.key",
+        "tls/acme.crt",
+        "tls/acme.key",
     ]
 
 
@@ -86,7 +88,7 @@ def test_a_pillar_certificate_with_its_chain(derived):
     assert tls["source"] == "pillar"
     assert tls["files"] == {"cert": "tls/site.crt", "key": "tls/site.key", "chain": "tls/site.chain.pem"}
     assert tls["paths"]["key"] == "/etc/nginx/tls/site.key" and tls["dir"] == "/etc/nginx/tls"
-    assert tls["unused"] == ["tls/selfsigned.crt", "tls/selfsigned.key"]
+    assert tls["unused"] == ["tls/selfsigned.crt", "tls/selfsigned.key", "tls/acme.crt", "tls/acme.key"]
     no_chain = derived(["web"], nginx={"tls": {"enabled": True, "certificate": CERT, "key": "k"}})["nginx"][
         "tls"
     ]
@@ -102,7 +104,11 @@ def test_nginx_and_haproxy_share_the_tls_handling(derived):
         "cert": "/etc/haproxy/tls/selfsigned.pem",
         "key": "/etc/haproxy/tls/selfsigned.pem.key",
     }
-    assert haproxy["unused_paths"] == ["/etc/haproxy/tls/site.pem"]
+    assert haproxy["unused_paths"] == [
+        "/etc/haproxy/tls/site.pem",
+        "/etc/haproxy/tls/acme.pem",
+        "/etc/haproxy/tls/acme.pem.key",
+    ]
     # The names a self-signed certificate carries; its CN is not a wildcard.
     for tls in (nginx, haproxy):
         assert tls["names"] == ["*.shop.example", "shop.example"] and tls["common_name"] == "shop.example"

@@ -19,7 +19,7 @@ balancer-config-is-checked-then-installed:
       - pkg: balancer-haproxy-is-installed
 {%- if tls.source == 'pillar' %}
       - file: balancer-certificate-and-key-are-checked-then-installed
-{%- elif tls.source == 'self_signed' %}
+{%- elif tls.source in ('self_signed', 'acme') %}
       - x509: balancer-self-signed-certificate-names-the-site
 {%- endif %}
 {#- Certificates and keys of a TLS source no longer in use, once haproxy.cfg

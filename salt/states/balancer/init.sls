@@ -8,3 +8,4 @@ include:
   - balancer.tls
   - balancer.config
   - balancer.service
+  - balancer.acme

@@ -16,7 +16,7 @@ balancer-haproxy-runs-and-reloads-on-changes:
       - file: balancer-config-is-checked-then-installed
 {%- if tls.source == 'pillar' %}
       - file: balancer-certificate-and-key-are-checked-then-installed
-{%- elif tls.source == 'self_signed' %}
+{%- elif tls.source in ('self_signed', 'acme') %}
       - x509: balancer-self-signed-key-exists
       - x509: balancer-self-signed-certificate-names-the-site
 {%- endif %}

@@ -44,6 +44,6 @@ nginx-config-is-checked-then-installed:
 {%- if tls.source != 'off' %}
       - file: nginx-tls-directory-is-private
 {%- endif %}
-{%- if tls.source == 'self_signed' %}
+{%- if tls.source in ('self_signed', 'acme') %}
       - x509: nginx-self-signed-certificate-names-the-site
 {%- endif %}

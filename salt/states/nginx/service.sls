@@ -10,7 +10,7 @@ nginx-runs-and-reloads-on-changes:
       - pkg: nginx-package-is-installed
     - watch:
       - webstack_nginx: nginx-config-is-checked-then-installed
-{%- if ws.nginx.tls.source == 'self_signed' %}
+{%- if ws.nginx.tls.source in ('self_signed', 'acme') %}
       - x509: nginx-self-signed-key-exists
       - x509: nginx-self-signed-certificate-names-the-site
 {%- endif %}
