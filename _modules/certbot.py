@@ -14,24 +14,10 @@ import re
 
 from salt.exceptions import CommandExecutionError
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    HAS_CRYPTOGRAPHY = True
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-
 LETSENCRYPT = "/etc/letsencrypt"
 
 # certbot's `renew_before_expiry` units (what its deploy hook writes: seconds).
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
-
-
-def __virtual__():
-    if not HAS_CRYPTOGRAPHY:
-        return False, "certbot: the cryptography library is missing"
-    return True
 
 
 def _renewal_settings(name):
@@ -62,6 +48,8 @@ def _interval(text):
 
 
 def _key(certificate):
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     public = certificate.public_key()
     if isinstance(public, ec.EllipticCurvePublicKey):
         return "ecdsa" if public.curve.name == "secp256r1" else f"ecdsa-{public.curve.name}"
@@ -84,9 +72,15 @@ def lineage(name):
     path = f"{LETSENCRYPT}/live/{name}/cert.pem"
     try:
         with open(path, "rb") as f:
-            certificate = x509.load_pem_x509_certificate(f.read())
+            pem = f.read()
     except FileNotFoundError:
         return None
+    # Only with a lineage: a box that never used ACME (a salt-ssh target's
+    # thin Salt among them) needs no cryptography to say it has none.
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
         raise CommandExecutionError(f"{path}: not a certificate ({exc})") from exc
     try:
