@@ -57,6 +57,9 @@ IGNORE = (
     ".mypy_cache",
 )
 TAIL = 1500  # characters of a failed command's output shown in the state's comment
+# gunicorn's workers for each kind of app (webstack:app:server): its own sync
+# workers (no --worker-class) for WSGI, uvicorn's for ASGI.
+WORKER_CLASSES = {"wsgi": None, "asgi": "uvicorn.workers.UvicornWorker"}
 
 
 class DeployError(CommandExecutionError):
@@ -65,6 +68,20 @@ class DeployError(CommandExecutionError):
 
 def __virtual__():
     return __virtualname__
+
+
+def serving(section, ws=None):  # noqa: ARG001 - a derive hook is given every setting: this needs none
+    """
+    What gunicorn serves for a ``webstack:app`` section: ``app_module``, its
+    ``wsgi`` or ``asgi`` app as ``server`` says, and ``worker_class`` (None:
+    gunicorn's sync workers). The app component's ``derive``
+    (salt://app/component.yaml); the live server and a new release's health
+    check both run it.
+
+    CLI Example: ``salt-call release.serving '{server: asgi, asgi: shop.asgi:application}'``
+    """
+    server = section.get("server") or "wsgi"
+    return {"app_module": section[server], "worker_class": WORKER_CLASSES[server]}
 
 
 # -- layout and bookkeeping ------------------------------------------------
@@ -417,8 +434,8 @@ def get(sock_path, path="/", host="localhost", timeout=10):
         conn.close()
 
 
-def _health_check(release, venv, wsgi, env, user, group, socket_dir, path, host, timeout):
-    """Serve the new release on a socket of its own and GET its health path."""
+def _health_check(release, venv, app_module, worker_class, env, user, group, socket_dir, path, host, timeout):
+    """Serve the new release on a socket of its own, as the live server does, and GET its health path."""
     sock = os.path.join(socket_dir, "release-check.sock")
     if os.path.exists(sock):
         os.unlink(sock)
@@ -437,7 +454,8 @@ def _health_check(release, venv, wsgi, env, user, group, socket_dir, path, host,
         "1",
         "--timeout",
         str(timeout),
-        wsgi,
+        *(["--worker-class", worker_class] if worker_class else []),
+        app_module,
     ]
     proc = subprocess.Popen(
         argv,
@@ -562,7 +580,8 @@ def deploy(
     path=None,
     requirements="requirements.txt",
     env_file=None,
-    wsgi=None,
+    app_module=None,
+    worker_class=None,
     migrate=False,
     collectstatic=False,
     manage="manage.py",
@@ -585,7 +604,7 @@ def deploy(
 
     CLI Example: ``salt-call release.deploy /srv/shop shop shop /usr/bin/python3
     git=https://git.example.com/shop.git ref=v1.4.2 env_file=/srv/shop/env
-    wsgi=shop.wsgi:application migrate=True collectstatic=True health_host=shop.example.com
+    app_module=shop.wsgi:application migrate=True collectstatic=True health_host=shop.example.com
     socket_dir=/run/shop``
     """
     p = _paths(root)
@@ -627,11 +646,12 @@ def deploy(
                 group=group,
             )
             hooks.append("collectstatic")
-        if health_check and wsgi:
+        if health_check and app_module:
             _health_check(
                 release,
                 venv,
-                wsgi,
+                app_module,
+                worker_class,
                 env,
                 user,
                 group,

@@ -375,9 +375,7 @@ def validate(pillar=None, grains=None):
     box_components = set(components(box_roles))
     props = src["schema"]["properties"]
     applied = box_components | set(SHARED_SECTIONS)
-    applied |= {
-        name for name, schema in props.items() if box_components & set(schema.get("x-required-by", ()))
-    }
+    applied |= {name for name, schema in props.items() if _required_by(schema, box_components, merged)}
     for section in sorted(applied & set(props)):
         schema = {"type": "object", "properties": {section: props[section]}}
         errors += _validate_sections(schema, {section: merged.get(section, {})}, checker)
@@ -389,6 +387,21 @@ def validate(pillar=None, grains=None):
         if "tls" in src["declared"][component] and tls["acme"]["enabled"]:
             errors += _acme_problems(component, tls, merged["project"])
     return errors
+
+
+def _required_by(schema, box_components, merged):
+    """
+    Whether a section's keys are required on this box for a component it
+    applies: its schema's `x-required-by` lists components, or
+    ``{component, when}`` with `when` a setting (a dotted path, as
+    component.yaml's) that must be true, e.g. the broker's password only
+    where the app runs Celery.
+    """
+    for item in schema.get("x-required-by", ()):
+        component, when = (item, None) if isinstance(item, str) else (item["component"], item.get("when"))
+        if component in box_components and _holds(when, merged, merged.get(component, {})):
+            return True
+    return False
 
 
 def _merge(src, grains, raw):
@@ -413,7 +426,14 @@ def settings():
     if key not in __context__:
         errors = validate()
         if errors:
-            raise CommandExecutionError("Invalid pillar, nothing was changed:\n  " + "\n  ".join(errors))
+            message = "Invalid pillar, nothing was changed:\n  " + "\n  ".join(errors)
+            if __opts__.get("__cli") == "salt-call":
+                # At a terminal (masterless): this, on stderr, exit 1, and
+                # nothing more; as an error each SLS that imports the
+                # settings would repeat it with a page of template context.
+                # (A master's minions refuse before rendering: _pillar/.)
+                raise SystemExit(message)
+            raise CommandExecutionError(message)
         src = _sources()
         merged = _merge(src, __grains__, raw)
         merged["roles"] = roles()

@@ -13,7 +13,8 @@ for the layout and the steps of a deploy).
         - group: shop
         - python: /usr/bin/python3.11
         - env_file: /srv/shop/env
-        - wsgi: shop.wsgi:application
+        - app_module: shop.wsgi:application
+        - worker_class: null             # gunicorn's sync workers
         - migrate: true
         - collectstatic: true
         - health_check: /health/
@@ -53,9 +54,10 @@ def deployed(name, user, python, group=None, git=None, ref="main", path=None, ke
     keep
         How many releases to keep (the live one always stays).
 
-    Further arguments (``requirements``, ``env_file``, ``wsgi``, ``migrate``,
-    ``collectstatic``, ``manage``, ``health_check``, ``health_host``,
-    ``health_timeout``, ``socket_dir``) go to ``release.deploy``.
+    Further arguments (``requirements``, ``env_file``, ``app_module``,
+    ``worker_class``, ``migrate``, ``collectstatic``, ``manage``,
+    ``health_check``, ``health_host``, ``health_timeout``, ``socket_dir``) go
+    to ``release.deploy``.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     test = __opts__["test"]
@@ -117,7 +119,8 @@ def deployed(name, user, python, group=None, git=None, ref="main", path=None, ke
 _DEPLOY_ARGS = (
     "requirements",
     "env_file",
-    "wsgi",
+    "app_module",
+    "worker_class",
     "migrate",
     "collectstatic",
     "manage",

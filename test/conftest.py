@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import salt._logging
 import salt.client
 import salt.config
 import salt.loader
@@ -61,6 +62,19 @@ OS_GRAINS = {
     ),
 }
 HOST_GRAINS = dict(num_cpus=2, mem_total=4096, virtual="kvm", init="systemd", kernel="Linux")
+
+
+def pytest_configure(config):
+    # Importing salt (above) put Salt's temporary DeferredStreamHandler on the root
+    # logger: it holds every warning and error until a Salt program sets up its logging
+    # (salt._logging.setup_logging, which then shuts it down), and an atexit hook writes
+    # what it holds to the sys.stderr of import time. Nothing sets up Salt's logging in
+    # this process, and that stderr was pytest's capture file, closed before atexit runs:
+    # the session's records came back after the summary as "--- Logging error ---"s.
+    # Shut it down now, as setup_logging would: records are no longer held, and Salt's
+    # warnings and errors go to the stderr of the moment (logging.lastResort), which
+    # pytest captures per test and shows for a failing one.
+    salt._logging.shutdown_temp_handler()
 
 
 def pytest_collection_modifyitems(items):

@@ -20,9 +20,10 @@ import pytest
 import yaml
 from box_helpers import helper
 from conftest import SESSION
+from figures import report
 
-from tools.harness.dockerbox import REPO
-from tools.harness.fleet import Fleet, row
+from tools.harness.dockerbox import MOUNT, REPO
+from tools.harness.fleet import MASTER_DROPIN, Fleet, row
 
 DOMAIN = yaml.safe_load((REPO / "salt/pillar/fleet/common.sls").read_text())["webstack"]["project"][
     "domains"
@@ -127,6 +128,28 @@ def test_unknown_host_gets_the_connection_closed(fleet, tls):
         get(fleet.ip("balancer"), "/", host="unknown.example", tls=tls)
 
 
+def test_websockets_echo_through_the_balancer_on_both_web_hosts(fleet, request):
+    # The fleet's app is ASGI (salt/pillar/fleet/app.sls): haproxy (TLS) to
+    # nginx to uvicorn's workers. The client runs on a peer: helpers/ws_client.py.
+    marker, connections, messages = uuid.uuid4().hex, 4, 20
+    client = ["python3", helper("ws_client.py"), fleet.ip("balancer"), "443", DOMAIN]
+    for i in range(connections):
+        path = f"/ws/echo/?probe={marker}-{i}"
+        got = json.loads(fleet.box("worker").exec([*client, path, "--tls", "echo", str(messages)]).stdout)
+        assert got["echoed"] == got["sent"] == messages, got
+        assert got["close"] == {"code": 1000, "reason": ""}, got
+    # nginx logs an upgraded request (101) once its tunnel closed.
+    logged, deadline = f'{marker}-[0-9]* HTTP/1.1" 101 ', time.monotonic() + 10
+    while sum(upgraded := [hits(fleet.box(web), logged) for web in ("web1", "web2")]) < connections:
+        assert time.monotonic() < deadline, upgraded
+        time.sleep(0.2)
+    report(
+        request,
+        f"WebSockets through the balancer: {connections} x {messages} echoed, {upgraded} per web host",
+    )
+    assert all(upgraded) and sum(upgraded) == connections, upgraded
+
+
 def test_web_hosts_take_http_from_the_balancer_only(fleet):
     assert probe(fleet.box("balancer"), "web1", 80) == "open"
     assert probe(fleet.box("worker"), "web1", 80) == "timeout"
@@ -190,3 +213,28 @@ def test_site_answers_with_one_web_host_stopped(fleet):
         status, _ = get(fleet.ip("balancer"), f"/health/?probe={marker}-{i}", timeout=20)
         assert status == 200
     assert hits(fleet.box("web2"), marker) == 10
+
+
+def test_a_bad_pillar_on_the_master_is_refused_by_its_minion_in_a_few_lines(fleet, request):
+    """Last of the module: from here on the master serves a broken copy of the fleet's pillar."""
+    master, bad = fleet.master, "/srv/fleet-pillar-broken"
+    master.exec(f"rm -rf {bad} && cp -r {MOUNT}/salt/pillar/fleet {bad}")
+    master.exec(["sed", "-i", "s/^    name: demo$/    name: Demo!/", f"{bad}/common.sls"])
+    master.put_file("/etc/salt/master.d/fleet.conf", MASTER_DROPIN.replace(f"{MOUNT}/salt/pillar/fleet", bad))
+    master.exec("systemctl restart salt-master")
+    # The worker (web1 was stopped by the test before).
+    deadline = time.monotonic() + 120
+    while fleet.salt("worker", "test.ping", timeout=5, check=False).get("worker") is not True:
+        assert time.monotonic() < deadline, "the worker did not come back to the restarted master"
+        time.sleep(1)
+    fleet.salt("worker", "saltutil.refresh_pillar")
+    # As an operator runs it: the salt CLI's own output.
+    res = master.exec(["salt", "worker", "state.apply"], check=False)
+    seen = (res.stdout + res.stderr).splitlines()
+    text = "\n".join(seen)
+    report(request, f"a bad pillar through the master: {len(seen)} lines, rc {res.rc}:\n{text}")
+    assert res.rc != 0 and seen[0] == "worker:", text
+    # The problem once, naming the key.
+    problem = [line for line in seen if "Demo!" in line]
+    assert len(problem) == 1 and "webstack:project:name: 'Demo!' is not a user name" in problem[0], text
+    assert len(seen) <= 7, text

@@ -1,9 +1,12 @@
 """A bad pillar is refused by a real state.apply before anything on the box
 changes, with a message naming the key (every case of test/pillars/bad.yaml),
-and so is an unknown role in the `roles` grain."""
+and so is an unknown role in the `roles` grain; what the person at the
+terminal reads is the problems alone, whatever is applied."""
 
 import pytest
 from conftest import bad_pillars, load_pillar
+
+from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
 # What a run may touch even when it refuses: Salt's own cache and logs, and
 # the pillar and grains the harness writes.
@@ -45,3 +48,16 @@ def test_unknown_role_in_the_grain_is_refused(box):
         box.exec("rm -f /etc/salt/grains")
     assert not result.states and result.rc != 0
     assert "grains:roles: unknown role 'databse'" in "\n".join(result.errors), result.errors
+
+
+@pytest.mark.parametrize("states", [[], ["nginx"], ["test=True"]], ids=["highstate", "one-state", "dry-run"])
+def test_a_missing_key_is_all_the_user_reads(box, states):
+    pillar = load_pillar("demo")
+    del pillar["webstack"]["rabbitmq"]["password"]
+    box.write_pillar(pillar)
+    # As the README says to run it: Salt's own output and log level.
+    salt_call = ["salt-call", "--local", f"--pillar-root={TEST_PILLAR_ROOT}"]
+    res = box.exec([*salt_call, "state.apply", *states], check=False)
+    seen = (res.stdout + res.stderr).splitlines()
+    assert res.rc != 0 and res.stdout == ""
+    assert seen == ["Invalid pillar, nothing was changed:", "  webstack:rabbitmq:password: is required"], seen

@@ -19,6 +19,7 @@ import yaml
 from tools.harness.dockerbox import MOUNT, Box
 
 DOMAIN = "ssh.webstack.test"
+NAME_RULE = "(lower case letters, digits, _ or -, at most 32)"
 PILLAR_ROOT = "/etc/webstack/ssh-pillar"
 APT = "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq"
 
@@ -30,6 +31,10 @@ def salt_ssh(host: Box, *args: str) -> dict:
         return json.loads(res.stdout)["target"]
     except (ValueError, KeyError):
         pytest.fail(f"salt-ssh {' '.join(args)} -> rc {res.rc}\n{res.stdout}\n{res.stderr}")
+
+
+def write_pillar(host: Box, pillar: dict) -> None:
+    host.put_file(f"{PILLAR_ROOT}/site.sls", yaml.safe_dump(pillar), mode=0o600)
 
 
 def summary(ret) -> tuple[list, list, list]:
@@ -77,7 +82,8 @@ def pair(boxes):
         }
     }
     host.put_file(f"{PILLAR_ROOT}/top.sls", "ssh:\n  target:\n    - site\n")
-    host.put_file(f"{PILLAR_ROOT}/site.sls", yaml.safe_dump(pillar), mode=0o600)
+    host.pillar = pillar
+    write_pillar(host, pillar)
     host.put_file(
         "/etc/salt/master.d/ssh-test.conf",
         yaml.safe_dump({"pillar_roots": {"ssh": [PILLAR_ROOT]}, "pillarenv": "ssh"}),
@@ -115,3 +121,21 @@ def test_highstate_over_ssh_applies_then_changes_nothing(pair):
     failed, changed, pending = summary(salt_ssh(host, "state.apply", "test=True"))
     assert not failed and not changed and not pending, (failed, changed, pending)
     print(f"salt-ssh highstate: first {first:.1f} s, again {again:.1f} s")
+
+
+def test_a_bad_pillar_is_refused_before_anything_renders_in_a_few_lines(pair):
+    """The master config's ext_pillar (_pillar/webstack.py), as a salt-master's minions get it."""
+    host, target = pair
+    bad = {"webstack": {**host.pillar["webstack"], "project": {"name": "shop!"}}}
+    write_pillar(host, bad)
+    try:
+        res = host.exec(["salt-ssh", "target", "state.apply"], check=False)
+    finally:
+        write_pillar(host, host.pillar)
+    seen = (res.stdout + res.stderr).splitlines()
+    assert res.rc != 0
+    assert seen == [
+        "target:",
+        "    - Pillar failed to render with the following messages:",
+        "    - webstack:project:name: 'shop!' is not a user name " + NAME_RULE,
+    ], seen

@@ -147,6 +147,8 @@ def test_config_balances_the_web_peers_with_health_checks(haproxy_cfg, os_name):
     assert "http-check send meth GET uri /health/ ver HTTP/1.1 hdr Host shop.example.com" in cfg
     assert "http-check expect status 200" in cfg
     assert "default-server check inter 2s rise 2 fall 2" in cfg
+    # An upgraded connection (a WebSocket) lives by its own timeout, an hour by default.
+    assert "timeout tunnel 3600s" in cfg
     assert "option forwardfor" in cfg
     # What the client claims is dropped before haproxy adds the real one.
     assert cfg.index("http-request del-header X-Forwarded-For") < cfg.index("option forwardfor")
@@ -191,7 +193,7 @@ def test_settings_reach_the_config(haproxy_cfg):
         "backend_port": 8080,
         "balance": "leastconn",
         "health_check": {"path": "/up", "interval": 5, "rise": 3, "fall": 4},
-        "timeouts": {"connect": 3, "client": 30, "server": 90, "http_request": 5},
+        "timeouts": {"connect": 3, "client": 30, "server": 90, "http_request": 5, "tunnel": 600},
         "maxconn": 2000,
     }
     cfg = lines(haproxy_cfg({**BASE, "balancer": balancer}))
@@ -204,6 +206,7 @@ def test_settings_reach_the_config(haproxy_cfg):
         "timeout client 30s",
         "timeout server 90s",
         "timeout http-request 5s",
+        "timeout tunnel 600s",
     } <= set(cfg)
     assert "maxconn 2000" in cfg
 

@@ -87,6 +87,30 @@ def test_plain_http_site(nginx_sls):
     assert SELF_SIGNED not in high
 
 
+def location(site, name):
+    """The body of `location <name> { ... }` (its if-block included)."""
+    return re.search(r"\n    location " + re.escape(name) + r" \{\n(.*?)\n    \}\n", site, re.S).group(1)
+
+
+def test_upgrades_go_to_a_location_with_the_websocket_timeout(nginx_sls):
+    files, _ = config(nginx_sls(site_pillar(proxy_read_timeout=45, websocket_timeout=900)))
+    site = files["sites-available/webstack-site.conf"]
+    plain, upgraded = location(site, "/"), location(site, "@upgraded")
+    # Set on the server: an error_page in a location would drop those of nginx:extra.
+    assert "\n    error_page 418 = @upgraded;\n" in site and "error_page" not in plain
+    assert "if ($http_upgrade) {\n            return 418;\n        }" in plain
+    assert "proxy_read_timeout 45s;" in plain and 'proxy_set_header Connection "";' in plain
+    assert "Upgrade" not in plain.split("}")[1]
+    assert "proxy_read_timeout 900s;" in upgraded
+    assert "proxy_set_header Upgrade $http_upgrade;" in upgraded
+    assert "proxy_set_header Connection upgrade;" in upgraded
+    # Both pass the same request headers to the same upstream.
+    for body in (plain, upgraded):
+        assert "proxy_pass http://shop_gunicorn;" in body and "proxy_http_version 1.1;" in body
+        for header in ("Host $host", "X-Forwarded-For $remote_addr", "X-Forwarded-Proto $forwarded_proto"):
+            assert f"proxy_set_header {header};" in body
+
+
 def test_self_signed_tls(nginx_sls):
     high = nginx_sls(site_pillar(tls={"enabled": True, "self_signed": True, "hsts_max_age": 600}))
     files, a = config(high)

@@ -117,21 +117,7 @@ def test_secrets_are_all_a_data_box_needs(validate):
     assert validate(SECRETS) == []
 
 
-@pytest.mark.parametrize(
-    "roles, missing",
-    [
-        (["db"], ["webstack:postgresql:password"]),
-        (["queue"], ["webstack:rabbitmq:password"]),
-        # The app's URLs carry both passwords.
-        (["web"], ["webstack:postgresql:password", "webstack:rabbitmq:password"]),
-        (["worker"], ["webstack:postgresql:password", "webstack:rabbitmq:password"]),
-        (["cache"], []),
-        (["balancer"], []),
-    ],
-)
-def test_passwords_are_required_where_they_are_used(validate, roles, missing):
-    errors = validate({}, roles=roles)
-    assert sorted(e.split(": ")[0] for e in errors if e.endswith("is required")) == missing
+# Which boxes need which password: test_required_keys.py, every role combination.
 
 
 @pytest.mark.parametrize(

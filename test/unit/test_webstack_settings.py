@@ -58,13 +58,33 @@ def test_the_run_directory_and_socket_come_from_the_project_name(derived):
     assert app["shared_dir"] == "/srv/shop/shared" and app["wsgi"] == "shop.wsgi:application"
 
 
+@pytest.mark.parametrize(
+    "app, serves",
+    [
+        ({}, ("shop.wsgi:application", None)),
+        ({"server": "asgi"}, ("shop.asgi:application", "uvicorn.workers.UvicornWorker")),
+        (
+            {"server": "asgi", "asgi": "shop.routing:app"},
+            ("shop.routing:app", "uvicorn.workers.UvicornWorker"),
+        ),
+        ({"wsgi": "shop.web:app", "asgi": "shop.routing:app"}, ("shop.web:app", None)),
+    ],
+    ids=["wsgi-default", "asgi-default", "asgi-set", "wsgi-set"],
+)
+def test_the_server_chooses_what_gunicorn_serves_and_its_workers(derived, app, serves):
+    got = derived(["web"], app=app)["app"]
+    assert (got["app_module"], got["worker_class"]) == serves
+
+
 def test_the_apps_environment_holds_what_the_components_export(derived):
-    exports = derived(["web"])["exports"]
+    exports = derived(["web"], app={"celery": "shop"})["exports"]
     assert exports["ALLOWED_HOSTS"] == "*.shop.example,shop.example,localhost"
     assert exports["DATABASE_URL"] == "postgresql://shop:db-secret-1@127.0.0.1:5432/shop"
     assert exports["CELERY_BROKER_URL"] == "amqp://shop:mq-secret-1@127.0.0.1:5672/shop"
     assert exports["MEDIA_ROOT"] == "/srv/shop/shared/media"
     assert "memcached" not in str(exports).lower(), "the cache URLs are not in the app's environment"
+    # No Celery: no broker URL (and no broker password needed).
+    assert "CELERY_BROKER_URL" not in derived(["web"])["exports"]
 
 
 def test_tls_off_removes_every_certificate_file(derived):

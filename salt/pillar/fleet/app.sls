@@ -5,6 +5,9 @@ webstack:
     source:
       path: /opt/webstack/example
     celery: demo
+    # ASGI: gunicorn with uvicorn's workers (demo.asgi), WebSockets at
+    # /ws/echo/ through the balancer and nginx.
+    server: asgi
     secrets:
       # The same on every box serving the site: sessions and signed values
       # made on one must check on the others.

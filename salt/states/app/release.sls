@@ -31,7 +31,8 @@ app-release-is-live:
     - python: {{ app.python }}
     - requirements: {{ app.requirements | tojson }}
     - env_file: {{ p.root }}/env
-    - wsgi: {{ app.wsgi | tojson }}
+    - app_module: {{ app.app_module | tojson }}
+    - worker_class: {{ app.worker_class | tojson }}
     - migrate: {{ app.django.migrate }}
     - collectstatic: {{ app.django.collectstatic }}
     - manage: {{ app.django.manage | tojson }}

@@ -30,4 +30,7 @@ cache-memcached-is-stopped:
   service.dead:
     - name: {{ mc.service }}
     - enable: false
+    # Only where it is installed: test=True would otherwise predict a stop
+    # of a service that is not there.
+    - onlyif: systemctl cat {{ mc.service }}.service
 {%- endif %}

@@ -35,4 +35,7 @@ cache-redis-is-stopped:
   service.dead:
     - name: {{ rd.service }}
     - enable: false
+    # Only where it is installed: test=True would otherwise predict a stop
+    # of a service that is not there.
+    - onlyif: systemctl cat {{ rd.service }}.service
 {%- endif %}
