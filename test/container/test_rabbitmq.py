@@ -27,6 +27,8 @@ def pillar(peers=None, **mq):
         roles=["queue"],
         peers={"web": list(peers or [])},
         rabbitmq={"password": PASSWORD, **mq},
+        # The broker URL (what the app would get) exists for an app with Celery.
+        app={"celery": "shop.celery"},
     )
 
 
