@@ -5,17 +5,10 @@ uses it too).
 
 A bad one puts one line per problem, each naming its key, in Salt's own
 `_errors`: the minion refuses every state run (a highstate or one state)
-before it renders or changes anything, and its return says only this:
-
-    web1:
-        Data failed to compile:
-    ----------
-        Pillar failed to render with the following messages:
-    ----------
-        webstack:rabbitmq:password: is required
-
-Without it, each SLS would fail its own render with the same problems and a
-page of template context. (Masterless, salt-call stops at the first render
+before it renders or changes anything, and its return is Salt's header line
+and these (the master's _output/highstate.py prints them one per line after
+the minion's name). Without it, each SLS would fail its own render with the
+same problems and a page of template context. (Masterless, salt-call stops at the first render
 with the problems alone on stderr: webstack.settings.)
 """
 

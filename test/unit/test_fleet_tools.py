@@ -1,6 +1,8 @@
 """The fleet's helpers (tools/harness/fleet.py), its pillar and the master config:
 no Docker, no Salt daemons."""
 
+import copy
+
 import pytest
 import salt.config
 import salt.loader
@@ -202,3 +204,50 @@ def test_ssh_wrapper_gives_the_settings_from_the_salt_ssh_hosts_files(tmp_path):
     assert ws["balancer"]["backend_port"] == 80 and ws["project"]["root"] == "/srv/shop"
     # Peers not in the pillar come from (salt-ssh's) mine.
     assert ("roles:db", "network.ip_addrs") in mined
+
+
+# -- the master's highstate outputter (_output/highstate.py) -----------------------
+
+
+def _outputters(module_dirs):
+    opts = salt.config.master_config(None)
+    opts.update(module_dirs=module_dirs, color=False)
+    return salt.loader.outputters(opts)
+
+
+REFUSED = "Pillar failed to render with the following messages:"
+STATE_RUN = {
+    "pkg_|-nginx is installed_|-nginx_|-installed": {
+        "name": "nginx",
+        "result": True,
+        "comment": "All specified packages are already installed",
+        "changes": {},
+        "__run_num__": 0,
+        "duration": 1.5,
+        "start_time": "10:00:00.000000",
+    }
+}
+
+
+def test_the_masters_outputter_prints_a_refused_pillar_as_its_problems_alone():
+    ours = _outputters([str(REPO)])["highstate"]
+    refused = [REFUSED, "webstack:rabbitmq:password: is required"]
+    assert ours({"worker": refused}).splitlines() == ["worker: webstack:rabbitmq:password: is required"]
+    two = refused + ["webstack:project:name: 'Demo!' is not a user name"]
+    assert ours({"web1": two}).splitlines() == [
+        "web1: webstack:rabbitmq:password: is required",
+        "web1: webstack:project:name: 'Demo!' is not a user name",
+    ]
+
+
+def test_the_masters_outputter_leaves_every_other_return_to_salts_own():
+    ours, salts = _outputters([str(REPO)])["highstate"], _outputters([])["highstate"]
+    compile_error = ["Rendering SLS 'base:nginx' failed: mapping values are not allowed here"]
+    # Salt's outputter edits what it prints (durations gain their unit): each call its own copy.
+    for data in ({"web1": STATE_RUN}, {"web1": compile_error}, {"web1": "a string"}, {"web1": 3}):
+        assert ours(copy.deepcopy(data)) == salts(copy.deepcopy(data)) != ""
+    mixed = ours(
+        {"worker": [REFUSED, "webstack:cache:backend: is required"], "web1": copy.deepcopy(STATE_RUN)}
+    )
+    salts_part = salts({"web1": copy.deepcopy(STATE_RUN)})
+    assert mixed == "worker: webstack:cache:backend: is required\n" + salts_part
