@@ -13,7 +13,7 @@ setup:
 demo: setup
 	@$(PY) -m tools.harness.demo $(if $(IMAGE),--image $(IMAGE))
 
-# A salt-master and five minions (balancer, web1, web2, worker, db) on a
+# A salt-master and six minions (balancer, web1, web2, worker, db, replica) on a
 # docker network, converged through the master (tools/harness/fleet.py).
 fleet: setup
 	@$(PY) -m tools.harness.fleet

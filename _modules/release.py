@@ -73,15 +73,25 @@ def __virtual__():
 def serving(section, ws=None):  # noqa: ARG001 - a derive hook is given every setting: this needs none
     """
     What gunicorn serves for a ``webstack:app`` section: ``app_module``, its
-    ``wsgi`` or ``asgi`` app as ``server`` says, and ``worker_class`` (None:
-    gunicorn's sync workers). The app component's ``derive``
+    ``wsgi`` or ``asgi`` app as ``server`` says, ``worker_class`` (None:
+    gunicorn's sync workers), and ``app_args``, gunicorn's arguments for them. The app component's ``derive``
     (salt://app/component.yaml); the live server and a new release's health
     check both run it.
 
     CLI Example: ``salt-call release.serving '{server: asgi, asgi: shop.asgi:application}'``
     """
     server = section.get("server") or "wsgi"
-    return {"app_module": section[server], "worker_class": WORKER_CLASSES[server]}
+    app_module, worker_class = section[server], WORKER_CLASSES[server]
+    return {
+        "app_module": app_module,
+        "worker_class": worker_class,
+        "app_args": _app_args(app_module, worker_class),
+    }
+
+
+def _app_args(app_module, worker_class):
+    """gunicorn's arguments naming what it serves, for the live server and the health check alike."""
+    return [*(["--worker-class", worker_class] if worker_class else []), app_module]
 
 
 # -- layout and bookkeeping ------------------------------------------------
@@ -454,8 +464,7 @@ def _health_check(release, venv, app_module, worker_class, env, user, group, soc
         "1",
         "--timeout",
         str(timeout),
-        *(["--worker-class", worker_class] if worker_class else []),
-        app_module,
+        *_app_args(app_module, worker_class),
     ]
     proc = subprocess.Popen(
         argv,

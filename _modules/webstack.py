@@ -49,13 +49,14 @@ __virtualname__ = "webstack"
 
 # Sections outside the state directories (salt://defaults.yaml and
 # salt://schema.yaml), checked on every box.
-SHARED_SECTIONS = ("project", "roles", "peers")
+SHARED_SECTIONS = ("project", "roles", "peers", "peer_tls")
 
 # systemd's time span units (systemd.time(7)), in seconds, longest names first.
 TIMESPAN_UNITS = {"min": 60, "sec": 1, "hr": 3600, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # The named formats the schemas use, with what a wrong value is told.
 _DOMAIN_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+_PEM_BODY = r"[A-Za-z0-9+/=\s]+"
 FORMATS = {
     "domain": (
         re.compile(rf"^(\*\.)?({_DOMAIN_LABEL}\.)*{_DOMAIN_LABEL}$"),
@@ -121,7 +122,25 @@ FORMATS = {
         re.compile(rf"^\s*([0-9]+\s*({'|'.join(TIMESPAN_UNITS)})\s*)+$"),
         "a time span like 90s, 10min, 26h or 8d",
     ),
+    "pem_certificate": (
+        re.compile(rf"^\s*(-----BEGIN CERTIFICATE-----{_PEM_BODY}-----END CERTIFICATE-----\s*)+$"),
+        "PEM text of a certificate (-----BEGIN CERTIFICATE----- ...)",
+    ),
+    "pem_private_key": (
+        # PKCS#8 or OpenSSL's EC/RSA forms (openssl ecparam -genkey puts its
+        # parameters first); not encrypted: nothing could type its passphrase.
+        re.compile(
+            rf"^\s*(-----BEGIN EC PARAMETERS-----{_PEM_BODY}-----END EC PARAMETERS-----\s*)?"
+            rf"-----BEGIN (?P<kind>(RSA |EC )?)PRIVATE KEY-----{_PEM_BODY}"
+            r"-----END (?P=kind)PRIVATE KEY-----\s*$"
+        ),
+        "PEM text of an unencrypted private key (-----BEGIN PRIVATE KEY----- ...)",
+    ),
 }
+
+# Formats whose wrong values a message names without repeating them: pages
+# of PEM, and secrets.
+UNQUOTED_FORMATS = ("pem_certificate", "pem_private_key")
 
 
 def _is_network(value):
@@ -264,7 +283,8 @@ def _message(error):
             f"{_key(path)}: {error.message}"
         )
     if error.validator == "format" and error.validator_value in FORMATS:
-        return f"{_key(path)}: {error.instance!r} is not {FORMATS[error.validator_value][1]}"
+        shown = "" if error.validator_value in UNQUOTED_FORMATS else f"{error.instance!r} "
+        return f"{_key(path)}: {shown}is not {FORMATS[error.validator_value][1]}"
     if error.validator == "enum":
         allowed = ", ".join(map(str, error.validator_value))
         return f"{_key(path)}: {error.instance!r} is not one of: {allowed}"
@@ -376,17 +396,22 @@ def validate(pillar=None, grains=None):
     props = src["schema"]["properties"]
     applied = box_components | set(SHARED_SECTIONS)
     applied |= {name for name, schema in props.items() if _required_by(schema, box_components, merged)}
+    # What `x-required-when` reads: the settings and this box's role settings.
+    view = copy.deepcopy(merged)
+    _role_settings(view, src, box_roles)
     for section in sorted(applied & set(props)):
-        schema = {"type": "object", "properties": {section: props[section]}}
+        section_schema = _required_when(props[section], view, view.get(section, {}))
+        schema = {"type": "object", "properties": {section: section_schema}}
         errors += _validate_sections(schema, {section: merged.get(section, {})}, checker)
     if errors:
         return errors
-    # ... and what ties a component's TLS to other sections.
+    # ... and what ties a component's TLS to other sections, and the peer
+    # TLS files to each other.
     for component in sorted(box_components):
         tls = merged.get(component, {}).get("tls") or {}
         if "tls" in src["declared"][component] and tls["acme"]["enabled"]:
             errors += _acme_problems(component, tls, merged["project"])
-    return errors
+    return errors + _peer_tls_problems(merged["peer_tls"])
 
 
 def _required_by(schema, box_components, merged):
@@ -402,6 +427,29 @@ def _required_by(schema, box_components, merged):
         if component in box_components and _holds(when, merged, merged.get(component, {})):
             return True
     return False
+
+
+def _required_when(schema, view, section):
+    """
+    The schema without the `required` of its objects whose `x-required-when`
+    (a setting, read as a component.yaml `when`) is false: e.g. the
+    replication password only on a replica.
+    """
+    if isinstance(schema, list):
+        return [_required_when(item, view, section) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _required_when(v, view, section) for k, v in schema.items()}
+    if "x-required-when" in schema and not _holds(schema["x-required-when"], view, section):
+        out.pop("required", None)
+    return out
+
+
+def _role_settings(ws, src, box_roles):
+    """Each component's `role_settings` (component.yaml): whether this box holds that fleet role."""
+    for component, decl in src["declared"].items():
+        for key, role in (decl.get("role_settings") or {}).items():
+            ws.setdefault(component, {})[key] = role in box_roles
 
 
 def _merge(src, grains, raw):
@@ -424,24 +472,34 @@ def settings():
     fingerprint = hashlib.sha256(json.dumps([raw, roles()], sort_keys=True, default=str).encode()).hexdigest()
     key = f"webstack.settings.{fingerprint}"
     if key not in __context__:
-        errors = validate()
-        if errors:
-            message = "Invalid pillar, nothing was changed:\n  " + "\n  ".join(errors)
-            if __opts__.get("__cli") == "salt-call":
-                # At a terminal (masterless): this, on stderr, exit 1, and
-                # nothing more; as an error each SLS that imports the
-                # settings would repeat it with a page of template context.
-                # (A master's minions refuse before rendering: _pillar/.)
-                raise SystemExit(message)
-            raise CommandExecutionError(message)
+        _refuse(validate())
         src = _sources()
         merged = _merge(src, __grains__, raw)
         merged["roles"] = roles()
         merged["known_roles"] = list(src["roles"])
         merged["components"] = components(merged["roles"])
         _derive(merged, src)
+        # What the derive hooks found wrong with the pillar and the peers
+        # together (e.g. a replica with no primary to follow).
+        _refuse(
+            merged.pop("problems") + [p for c in merged["components"] for p in merged[c].pop("problems", [])]
+        )
         __context__[key] = merged
     return copy.deepcopy(__context__[key])
+
+
+def _refuse(errors):
+    """Stop the run when there are problems, one line each."""
+    if not errors:
+        return
+    message = "Invalid pillar, nothing was changed:\n  " + "\n  ".join(errors)
+    if __opts__.get("__cli") == "salt-call":
+        # At a terminal (masterless): this, on stderr, exit 1, and nothing
+        # more; as an error each SLS that imports the settings would repeat
+        # it with a page of template context. (A master's minions refuse
+        # before rendering: _pillar/.)
+        raise SystemExit(message)
+    raise CommandExecutionError(message)
 
 
 # -- what follows from the settings ------------------------------------------------
@@ -664,6 +722,29 @@ def _acme_problems(component, tls, project):
     return problems
 
 
+def _peer_tls_problems(peer_tls):
+    """
+    What goes together in ``webstack:peer_tls``: a certificate with its key
+    and the CA its peers verify it against. (Where a box needs a
+    certificate, its component's checks say.)
+    """
+    key = "webstack:peer_tls"
+    return [
+        f"{key}:{need}: is required with {key}:{have}"
+        for have, need in (("certificate", "key"), ("key", "certificate"), ("certificate", "ca"))
+        if peer_tls.get(have) and not peer_tls.get(need)
+    ]
+
+
+# Where every box keeps the fleet CA it trusts for connections between boxes.
+PEER_TLS_DIR = "/etc/webstack/peer-tls"
+
+
+def _peer_tls(peer_tls):
+    """``webstack:peer_tls`` and its files: ``enabled`` when a CA is given, ``dir``, the CA's ``ca_file``."""
+    return dict(peer_tls, enabled=bool(peer_tls["ca"]), dir=PEER_TLS_DIR, ca_file=f"{PEER_TLS_DIR}/ca.pem")
+
+
 def _derive(ws, src):
     """What follows from the settings, unless the pillar sets it (see each component.yaml)."""
     project = ws["project"]
@@ -675,6 +756,7 @@ def _derive(ws, src):
     # health check), and nginx's server names (without domains: this box's).
     project["hosts"] = [*project["domains"], "localhost"]
     project["server_names"] = list(project["domains"]) or [__grains__.get("fqdn") or "localhost"]
+    ws["peer_tls"] = _peer_tls(ws["peer_tls"])
 
     looked_up = {}
 
@@ -684,7 +766,8 @@ def _derive(ws, src):
         return looked_up[role]
 
     here = set(ws["components"])
-    ws["urls"], ws["exports"], ws["after"] = {}, {}, {}
+    ws["urls"], ws["exports"], ws["after"], ws["problems"] = {}, {}, {}, []
+    _role_settings(ws, src, ws["roles"])
     for component, decl in src["declared"].items():
         conf = ws.setdefault(component, {})
         for key in decl.get("fill", ()):
@@ -698,29 +781,53 @@ def _derive(ws, src):
         if "tls" in decl:
             conf["tls"] = _tls(conf["tls"], decl["tls"], project["server_names"], component)
         if decl.get("urls"):
-            # Where the app finds it: this box when it applies the component,
-            # else the first box of a fleet role that holds it.
-            if not conf.get("host") and component in here:
+            # Where the app finds it: this box when it holds a fleet role that
+            # serves it (component.yaml `host_role`, else any role applying
+            # the component), else the first box of such a role.
+            holders = [decl["host_role"]] if decl.get("host_role") else _holders(component, src)
+            if not conf.get("host") and set(holders) & set(ws["roles"]):
                 conf["host"] = "127.0.0.1"
             elif not conf.get("host"):
-                holders = [role for role, comps in src["roles"].items() if component in comps]
                 remote = [a for role in holders for a in peers_of(role)]
                 conf["host"] = remote[0] if remote else decl.get("host_fallback")
+                if decl.get("host_role") and len(remote) > 1:
+                    ws["problems"].append(
+                        f"webstack:peers:{decl['host_role']}: {len(remote)} boxes hold fleet role"
+                        f" {decl['host_role']} ({', '.join(remote)}); the app's {component} URLs need one"
+                    )
             for url_name, url in decl["urls"].items():
                 values = conf.get(url["settings"], {}) if url.get("settings") else conf
-                ok = conf["host"] and _holds(url.get("when"), ws, values)
-                ws["urls"][url_name] = _url(url["format"], values, conf["host"]) if ok else None
-                if url.get("env") and ws["urls"][url_name] is not None:
-                    ws["exports"][url["env"]] = ws["urls"][url_name]
+                made = _urls(url, ws, conf, values)
+                ws["urls"][url_name] = made
+                if url.get("env") and made:
+                    ws["exports"][url["env"]] = ",".join(made) if isinstance(made, list) else made
         for var, template in (decl.get("env") or {}).items():
             value = _fill(template, ws, conf)
             ws["exports"][var] = ",".join(map(str, value)) if isinstance(value, list) else value
 
-    # What only Python can work out (component.yaml `derive`), for this
-    # box's components, given every other setting.
+    # What the components of this box serve, where and to whom; and what
+    # they wait for.
     for component in ws["components"]:
-        hook = src["declared"][component].get("derive")
-        if hook:
+        decl, conf = src["declared"][component], ws[component]
+        client_roles = [r for port in decl.get("ports", ()) for r in port.get("clients", ())]
+        if client_roles:
+            conf["client_addresses"] = __salt__["datatier.clients"](
+                conf.get("clients"), list(dict.fromkeys(client_roles))
+            )
+            conf["listen_addresses"] = __salt__["datatier.listen_addresses"](
+                conf["client_addresses"], conf.get("listen_addresses")
+            )
+        ws["after"][component] = [
+            after["sls"]
+            for after in decl.get("after", ())
+            if after["sls"].split(".")[0] in here and _holds(after.get("when"), ws, conf)
+        ]
+
+    # What only Python can work out (component.yaml `derive`, one hook or
+    # several in order), for this box's components, given every other setting.
+    for component in ws["components"]:
+        hooks = src["declared"][component].get("derive") or []
+        for hook in [hooks] if isinstance(hooks, str) else hooks:
             ws[component].update(__salt__[hook](ws[component], ws))
 
     # Each component's packages and ports (and logs it follows), as this
@@ -751,23 +858,36 @@ def _derive(ws, src):
             "follows": decl.get("follows") or {},
         }
 
-    # What the components of this box serve, where and to whom; and what
-    # they wait for.
-    for component in ws["components"]:
-        decl, conf = src["declared"][component], ws[component]
-        client_roles = [r for port in decl.get("ports", ()) for r in port.get("clients", ())]
-        if client_roles:
-            conf["client_addresses"] = __salt__["datatier.clients"](
-                conf.get("clients"), list(dict.fromkeys(client_roles))
-            )
-            conf["listen_addresses"] = __salt__["datatier.listen_addresses"](
-                conf["client_addresses"], conf.get("listen_addresses")
-            )
-        ws["after"][component] = [
-            after["sls"]
-            for after in decl.get("after", ())
-            if after["sls"].split(".")[0] in here and _holds(after.get("when"), ws, conf)
-        ]
+
+def _holders(component, src):
+    """The fleet roles whose boxes apply `component` (roles.yaml)."""
+    return [role for role, comps in src["roles"].items() if component in comps]
+
+
+def _urls(url, ws, conf, values):
+    """
+    A component.yaml ``urls`` entry made from the settings: one URL at the
+    component's ``host``, or with ``hosts`` one per address of that setting
+    (a list, maybe empty); None when its host or `when` is missing. Where a
+    host is another box, ``tls`` (filled in) is added as the URL's query
+    when the fleet's peer TLS is on.
+    """
+    many = "hosts" in url
+    hosts = list(_lookup(url["hosts"], ws, conf) or []) if many else [conf["host"]]
+    if not all(hosts) or not _holds(url.get("when"), ws, values):
+        return None
+    made = []
+    for host in hosts:
+        link = _url(url["format"], values, host)
+        if url.get("tls") and ws["peer_tls"]["enabled"] and not _is_local(host):
+            link += "?" + _fill(url["tls"], ws, conf)
+        made.append(link)
+    return made if many else made[0]
+
+
+def _is_local(host):
+    """Whether `host` is this box's loopback (or a unix socket directory)."""
+    return str(host).startswith("/") or str(host) in ("localhost", "127.0.0.1", "::1")
 
 
 def _url_host(host):
@@ -782,6 +902,16 @@ def _address_key(value):
     except ValueError:
         return (9, 0, 0, str(value))
     return (net.version, int(net.network_address), net.prefixlen, str(value))
+
+
+def lowest_address(addresses):
+    """
+    The address a box with these counts with among its peers: the lowest
+    (IPv4 first, numerically), as :func:`peers` takes it from the mine.
+
+    CLI Example: ``salt-call webstack.lowest_address '[10.0.0.9, 10.0.0.10]'``
+    """
+    return min(map(str, addresses), key=_address_key)
 
 
 def peers(role, ids=False):
@@ -804,7 +934,7 @@ def peers(role, ids=False):
     else:
         mined = __salt__["mine.get"](f"roles:{role}", "network.ip_addrs", tgt_type="grain") or {}
         pairs = [
-            (str(minion), min(map(str, ips), key=_address_key))
+            (str(minion), lowest_address(ips))
             for minion, ips in mined.items()
             if isinstance(ips, list) and ips
         ]

@@ -25,6 +25,7 @@ import salt.config
 import salt.loader
 import yaml
 
+from tools.harness import peer_tls as peer_tls_harness
 from tools.harness.dockerbox import REPO, Box, client, with_settings  # noqa: F401 - tests import it from here
 
 SESSION = uuid.uuid4().hex[:6]
@@ -189,6 +190,29 @@ def salt_loader(tmp_path):
         return types.SimpleNamespace(salt=mods, states=states, opts=opts, context=context)
 
     return make
+
+
+@pytest.fixture
+def ext_pillar_for(tmp_path):
+    """
+    _pillar/webstack.py as a master runs it for a minion with `grains` (its
+    fleet CA under tmp_path/pki, kept across calls):
+    `ext_pillar_for({"roles": ["db"]})("db1", pillar)`.
+    """
+    return lambda grains: peer_tls_harness.ext_pillar(minion_opts(tmp_path, grains=grains))
+
+
+@pytest.fixture(scope="session")
+def peer_tls(tmp_path_factory):
+    """
+    `peer_tls(box, roles)`: the `webstack:peer_tls` a master's ext_pillar
+    hands a container (one fleet CA for the session): the CA, and for a box
+    whose `roles` serve peers over TLS, its certificate for its address.
+    """
+    tmp = tmp_path_factory.mktemp("peer-ca")
+    return lambda box, roles: peer_tls_harness.issue(
+        str(tmp), box.name, box.ip(), with_settings(load_pillar("minimal"), roles=roles)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -12,18 +12,29 @@ from conftest import with_settings
 from tools.harness.dockerbox import REPO
 
 ROLES = [role for role in yaml.safe_load((REPO / "salt/states/roles.yaml").read_text()) if role != "common"]
-COMBINATIONS = [c for n in range(len(ROLES) + 1) for c in itertools.combinations(ROLES, n)]
+# A box is the primary or a replica of it, not both.
+EXCLUSIVE = {"db", "db_replica"}
+EVERY = [c for n in range(len(ROLES) + 1) for c in itertools.combinations(ROLES, n)]
+COMBINATIONS = [c for c in EVERY if not EXCLUSIVE <= set(c)]
 
 RUN_THE_APP = {"web", "worker"}
 # Each key without a default, and the boxes that use it.
 NEEDS = {
     "project.name": lambda roles, celery: True,
-    # The database's own password, and the app's DATABASE_URL.
-    "postgresql.password": lambda roles, celery: bool(roles & ({"db"} | RUN_THE_APP)),
+    # The database's own password (a replica's too: it serves the app's
+    # reads), and the app's DATABASE_URL.
+    "postgresql.password": lambda roles, celery: bool(roles & ({"db", "db_replica"} | RUN_THE_APP)),
+    # What a replica streams with.
+    "postgresql.replication.password": lambda roles, celery: "db_replica" in roles,
     # The broker's own password, and CELERY_BROKER_URL where the app runs Celery.
     "rabbitmq.password": lambda roles, celery: "queue" in roles or bool(celery and roles & RUN_THE_APP),
 }
-VALUES = {"project.name": "shop", "postgresql.password": "db-secret-1", "rabbitmq.password": "mq-secret-1"}
+VALUES = {
+    "project.name": "shop",
+    "postgresql.password": "db-secret-1",
+    "postgresql.replication.password": "repl-secret-1",
+    "rabbitmq.password": "mq-secret-1",
+}
 
 
 def smallest(roles, celery, drop=None):
@@ -31,8 +42,11 @@ def smallest(roles, celery, drop=None):
     sections = {}
     for key, value in VALUES.items():
         if key != drop and NEEDS[key](roles, celery):
-            section, name = key.split(".")
-            sections.setdefault(section, {})[name] = value
+            *path, name = key.split(".")
+            node = sections
+            for part in path:
+                node = node.setdefault(part, {})
+            node[name] = value
     if celery:
         sections.setdefault("app", {})["celery"] = "shop.celery"
     return with_settings({}, **sections, roles=sorted(roles))

@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import F
 
 
 class Counter(models.Model):
@@ -6,6 +7,14 @@ class Counter(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     hits = models.PositiveBigIntegerField(default=0)
+
+    @classmethod
+    def hit(cls, name):
+        """+1 on the counter `name` (made first if new), in the database: concurrent hits all count."""
+        counter, _ = cls.objects.get_or_create(name=name)
+        cls.objects.filter(pk=counter.pk).update(hits=F("hits") + 1)
+        counter.refresh_from_db()
+        return counter
 
 
 class TaskResult(models.Model):

@@ -3,7 +3,7 @@ import uuid
 
 from demo.version import VERSION
 from django.core.files.storage import default_storage
-from django.db.models import F
+from django.db import connections
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -16,19 +16,50 @@ from .tasks import square
 
 def index(request):
     """Counts the visit in the database and shows the count: a DB round trip."""
-    counter, _ = Counter.objects.get_or_create(name="visits")
-    Counter.objects.filter(pk=counter.pk).update(hits=F("hits") + 1)
-    counter.refresh_from_db()
+    counter = Counter.hit("visits")
     return render(request, "counter/index.html", {"hits": counter.hits, "version": VERSION})
 
 
 def health(request):
-    """200 when the app runs and its database answers (with our tables)."""
+    """200 when the app runs and its database answers (with our tables): the
+    primary, what every write needs; a replica down fails only the reads sent
+    to it, not the balancer's check of every web host."""
     try:
-        Counter.objects.exists()
+        Counter.objects.using("default").exists()
     except Exception as exc:  # noqa: BLE001 - any database failure is "unhealthy"
         return JsonResponse({"status": "error", "error": type(exc).__name__}, status=503)
     return JsonResponse({"status": "ok", "version": VERSION})
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def db(request):
+    """Where this request's reads go (demo.routers), for the tests of the read replicas.
+
+    GET ?name=<str> (default "visits"): the hits of that counter, as read where
+    the router sends the read. POST ?name=<str>: +1 on it first, on the primary
+    (a client reads from the primary for REPLICA_PIN_SECONDS after). Both
+    answer the alias read from, and that server's address and whether it is a
+    hot standby (PostgreSQL's inet_server_addr() and pg_is_in_recovery()).
+    """
+    name = request.GET.get("name", "visits")
+    if request.method == "POST":
+        Counter.hit(name)
+    alias = Counter.objects.all().db  # the router's choice, once: it picks a replica at random
+    counter = Counter.objects.using(alias).filter(name=name).first()
+    server, in_recovery = None, False  # SQLite: no server, no standby
+    if connections[alias].vendor == "postgresql":
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT host(inet_server_addr()), pg_is_in_recovery()")
+            server, in_recovery = cursor.fetchone()
+    return JsonResponse(
+        {
+            "alias": alias,
+            "server": server,
+            "in_recovery": in_recovery,
+            "hits": counter.hits if counter else 0,
+        }
+    )
 
 
 def version(request):

@@ -2,8 +2,9 @@
 Settings of the example project, all from environment variables (the app
 role writes them to the env file the processes start with):
 
-DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY (required), ALLOWED_HOSTS
-(comma-separated), STATIC_ROOT, MEDIA_ROOT, DEBUG (off unless "true").
+DATABASE_URL, DATABASE_REPLICA_URLS (comma-separated), REPLICA_PIN_SECONDS,
+CELERY_BROKER_URL, SECRET_KEY (required), ALLOWED_HOSTS (comma-separated),
+STATIC_ROOT, MEDIA_ROOT, DEBUG (off unless "true").
 """
 
 import json
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "counter",
 ]
 MIDDLEWARE = [
+    "demo.routers.pin_to_primary",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -47,13 +49,17 @@ TEMPLATES = [
     }
 ]
 
+conn_options = {"conn_max_age": 60, "conn_health_checks": True}
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=60,
-        conn_health_checks=True,
-    )
+    "default": dj_database_url.config(default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", **conn_options)
 }
+# Read-only hot standbys of the primary: demo.routers sends a request's reads
+# there, except a client's for REPLICA_PIN_SECONDS after it wrote. Without
+# them, everything goes to "default" (the router's middleware drops out).
+for i, url in enumerate(env_list("DATABASE_REPLICA_URLS")):
+    DATABASES[f"replica_{i}"] = {**dj_database_url.parse(url, **conn_options), "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["demo.routers.PrimaryReplicaRouter"]
+REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -1,11 +1,14 @@
 """
 The fleet through a salt-master (tools/harness/fleet.py, what `make fleet` runs):
-balancer, web1, web2, worker and db (db, queue and cache) converged with the
-fleet pillar (salt/pillar/fleet), peers found through the mine. Then, as a
-visitor and as the boxes themselves see it: the balancer spreads requests
-over both web hosts and keeps answering with one stopped, unknown Hosts get
-nothing, the data ports answer the app hosts and not the balancer, a task
-queued on web1 runs on the worker, and a second highstate changes nothing.
+balancer, web1, web2, worker, db (db, queue and cache) and replica (a hot
+standby of db) converged with the fleet pillar (salt/pillar/fleet), peers
+found through the mine. Then, as a visitor and as the boxes themselves see
+it: the balancer spreads requests over both web hosts and keeps answering
+with one stopped, unknown Hosts get nothing, the data ports answer the app
+hosts and not the balancer, PostgreSQL takes peers over TLS only, the replica
+streams and serves the app's reads, a task queued on web1 runs on the
+worker, and a second highstate changes nothing. Then the replica is promoted
+under the app's writes, and the old primary stays fenced.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+import threading
 import time
 import uuid
 
@@ -177,6 +181,85 @@ def test_each_host_listens_beyond_loopback_only_on_the_ports_its_firewall_opens(
         seen[minion] = (sorted(wide), sorted(declared))
     assert all(wide == declared for wide, declared in seen.values()), seen
     assert seen["db"][0] == [22, 5432, 5672, 6379, 11211] and seen["worker"][0] == [22], seen
+    assert seen["replica"][0] == [22, 5432], seen
+
+
+# -- the replica (fleet role db_replica) --------------------------------------------
+
+
+def psql(box, sql, db="postgres", check=True):
+    """One query as the postgres superuser on `box` (unaligned, tuples only)."""
+    return box.exec(["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-d", db, "-c", sql], check=check)
+
+
+def app_request(ip, method, path, cookie=None):
+    """(status, headers, JSON body) of a request through the balancer's TLS."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(ip, 443, timeout=10, context=ctx)
+    try:
+        conn.request(method, path, headers={"Host": DOMAIN, **({"Cookie": cookie} if cookie else {})})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_the_replica_streams_from_the_primary_through_its_own_slot_over_tls(fleet):
+    db, replica = fleet.box("db"), fleet.box("replica")
+    slot = "webstack_" + fleet.ip("replica").replace(".", "_")
+    replicas = psql(db, "SELECT application_name, state, sync_state FROM pg_stat_replication").stdout.split()
+    # Synchronous (the fleet's pillar): a commit waits for ANY 1 replica.
+    assert replicas == [f"{slot}|streaming|quorum"]
+    assert psql(db, "SELECT slot_name, active FROM pg_replication_slots").stdout.split() == [f"{slot}|t"]
+    ssl_used = "SELECT s.ssl, s.version FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)"
+    assert psql(db, ssl_used).stdout.strip() in ("t|TLSv1.3", "t|TLSv1.2")
+    assert (
+        psql(replica, "SELECT slot_name, status FROM pg_stat_wal_receiver").stdout.strip()
+        == f"{slot}|streaming"
+    )
+    # The operator's view, on each side.
+    for minion in ("db", "replica"):
+        status = fleet.salt(minion, "postgresql_replica.status")[minion]
+        assert status["ok"] is True and status["problems"] == [], status
+    assert fleet.salt("replica", "postgresql_replica.status")["replica"]["role"] == "standby"
+
+
+def test_a_row_written_through_the_app_is_on_the_replica_within_a_second_and_it_refuses_writes(fleet):
+    name = uuid.uuid4().hex[:20]
+    status, _, body = app_request(fleet.ip("balancer"), "POST", f"/db/?name={name}")
+    assert status == 200 and body["alias"] == "default" and body["hits"] == 1, body
+    replica, t0 = fleet.box("replica"), time.monotonic()
+    query = f"SELECT hits FROM counter_counter WHERE name = '{name}'"
+    while psql(replica, query, db="demo").stdout.strip() != "1":
+        assert time.monotonic() - t0 < 1, "the row was not on the replica within 1 s"
+        time.sleep(0.02)
+    write = psql(
+        replica, f"UPDATE counter_counter SET hits = 2 WHERE name = '{name}'", db="demo", check=False
+    )
+    assert write.rc != 0 and "read-only transaction" in write.stderr, write
+
+
+def test_the_apps_reads_go_to_the_replica_and_a_client_that_wrote_reads_from_the_primary(fleet):
+    balancer, name = fleet.ip("balancer"), uuid.uuid4().hex[:20]
+    status, _, read = app_request(balancer, "GET", f"/db/?name={name}")
+    assert status == 200 and read["alias"].startswith("replica_"), read
+    assert (read["in_recovery"], read["server"]) == (True, fleet.ip("replica")), read
+    status, headers, wrote = app_request(balancer, "POST", f"/db/?name={name}")
+    cookie = headers["Set-Cookie"].split(";")[0]
+    assert status == 200 and cookie == "webstack_primary=1", headers
+    # The writer's next read (the cookie): the primary, its own write there.
+    _, _, own = app_request(balancer, "GET", f"/db/?name={name}", cookie=cookie)
+    assert (own["alias"], own["in_recovery"], own["hits"]) == ("default", False, 1), own
+
+
+def test_postgresql_takes_peers_over_tls_only_and_drops_other_boxes(fleet):
+    for server in ("db", "replica"):
+        # A plain-text StartupMessage from an app host finds no pg_hba line.
+        answer = fleet.box("web1").exec(["python3", helper("pg_startup.py"), "demo", server]).stdout
+        assert answer.startswith("E ") and "no encryption" in answer, (server, answer)
+        assert probe(fleet.box("balancer"), server, 5432) == "timeout", server
+    assert probe(fleet.box("worker"), "replica", 5432) == "open"
 
 
 def test_task_queued_on_web1_runs_on_the_worker(fleet):
@@ -202,6 +285,66 @@ def test_second_highstate_changes_nothing_anywhere(fleet, request):
     dry = fleet.apply(test=True)
     pending = {m: r.explain() for m, r in dry.items() if not r.ok or r.changed or r.pending}
     assert not pending, "test=True predicts changes:\n" + "\n".join(pending.values())
+
+
+def test_promoting_the_replica_under_writes_and_the_old_primary_stays_fenced(fleet, request):
+    """From here on the replica is the primary; db keeps the broker and the cache."""
+    balancer, db, replica = fleet.ip("balancer"), fleet.box("db"), fleet.box("replica")
+    stop, acked, failed = threading.Event(), [], []
+
+    def writes():
+        n = 0
+        while not stop.is_set():
+            try:
+                status, _, _ = app_request(balancer, "POST", f"/db/?name=promotion-{n}")
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                status = repr(exc)
+            (acked if status == 200 else failed).append((time.monotonic(), n, status))
+            n += 1
+            time.sleep(0.1)
+
+    loop = threading.Thread(target=writes, daemon=True)
+    loop.start()
+    time.sleep(3)
+    assert acked and not failed, failed
+    # The primary crashes; the documented command, on the master.
+    t_stop = time.monotonic()
+    db.exec("systemctl kill --signal=SIGKILL postgresql@15-main")
+    orchestrate = ["salt-run", "state.orchestrate", "postgresql.promote", 'pillar={"replica": "replica"}']
+    ran = fleet.master.exec(orchestrate, check=False)
+    t_done = time.monotonic()
+    deadline = t_done + 60
+    while not any(t > t_done for t, _, _ in acked) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    stop.set()
+    loop.join(15)
+    assert ran.rc == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    back = min((t for t, _, _ in acked if t > t_stop), default=None)
+    assert back is not None, "no write succeeded after the promotion"
+    report(
+        request,
+        f"promotion: the orchestration took {t_done - t_stop:.1f} s; writes failed for {back - t_stop:.1f} s"
+        f" ({sum(1 for t, _, _ in failed if t > t_stop)} failed, {len(acked)} acknowledged)",
+    )
+    # The replica is the primary now, with every row acknowledged to the app
+    # (synchronous replication), before the crash and after the promotion.
+    assert psql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "f"
+    kept = psql(replica, "SELECT name FROM counter_counter WHERE name LIKE 'promotion-%'", db="demo")
+    lost = {f"promotion-{n}" for _, n, _ in acked} - set(kept.stdout.split())
+    assert not lost, f"{len(lost)} acknowledged writes lost: {sorted(lost)[:10]}"
+    report(request, f"synchronous replication: 0 of {len(acked)} acknowledged writes lost with the primary")
+    assert fleet.salt("replica", "grains.get", "roles")["replica"] == ["db"]
+    # Alone now, it says its commits wait for no replica.
+    alone = fleet.salt("replica", "postgresql_replica.status")["replica"]
+    assert alone["problems"] == [
+        "synchronous replication is on, but there is no replica: commits wait for none"
+    ]
+    # The old primary, started again, refuses to come back as a second primary.
+    start = db.exec("systemctl start postgresql@15-main", check=False)
+    assert start.rc != 0, start
+    assert db.exec("pg_isready -q", check=False).rc != 0
+    journal = db.exec("journalctl --no-pager -n 50 -t webstack-replication").stdout
+    assert "fenced: " in journal and "was promoted" in journal, journal
 
 
 def test_site_answers_with_one_web_host_stopped(fleet):

@@ -1,6 +1,6 @@
 """
 postgresql: the app's role logs in with its SCRAM password over TCP, nothing
-else does; a peer gets in only once it is listed; a config change reloads the
+else does; a peer gets in only once it is listed, over TLS only; a config change reloads the
 server and restarts it only when a setting needs it.
 
 One db box, converged four times (single box, a fictitious client, the peer
@@ -24,17 +24,27 @@ ELSEWHERE = "10.255.0.1"  # a client that is not the peer box
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq"
 
 
+# The db box's webstack:peer_tls as a master would give it (the fleet's CA and
+# its certificate): issued once the box has an address (`pg`).
+PEER_TLS = {}
+
+
 def pillar(peers=None, **tuning):
     return with_settings(
         load_pillar("minimal"),
         roles=["db"],
         peers={"web": list(peers or [])},
         postgresql={"password": PASSWORD, "tuning": tuning},
+        # Peers get in over TLS only.
+        **({"peer_tls": PEER_TLS["db"]} if peers else {}),
     )
 
 
 SINGLE = pillar()
-ELSEWHERE_ONLY = pillar(peers=[ELSEWHERE])
+
+
+def elsewhere_only():
+    return pillar(peers=[ELSEWHERE])
 
 
 def listed(peer):
@@ -69,10 +79,11 @@ def applied(result):
 
 
 @pytest.fixture(scope="module")
-def pg(boxes):
+def pg(boxes, peer_tls):
     """The db box converged as a single box, and a peer with psql."""
     db = boxes.start("pg-db")
     peer = boxes.start("pg-peer")
+    PEER_TLS["db"] = peer_tls(db, ["db"])
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         client = pool.submit(peer.exec, f"apt-get update -qq && {APT_INSTALL} postgresql-client >/dev/null")
         dry = db.apply(SINGLE, "postgresql", test=True)
@@ -136,7 +147,7 @@ def test_with_clients_it_listens_on_its_address_and_lets_only_them_in(pg):
     db, peer = pg
     converged_to(db, SINGLE, "postgresql")
     before = start_time(db)
-    ran = converge(db, ELSEWHERE_ONLY, "postgresql")
+    ran = converge(db, elsewhere_only(), "postgresql")
     # listen_addresses only takes effect at server start.
     assert applied(ran) == {"reloaded": True, "restarted": ["listen_addresses"]}, ran.explain()
     assert start_time(db) != before
@@ -147,7 +158,7 @@ def test_with_clients_it_listens_on_its_address_and_lets_only_them_in(pg):
 
 def test_a_listed_peer_gets_in_and_a_reload_only_change_does_not_restart(pg):
     db, peer = pg
-    converged_to(db, ELSEWHERE_ONLY, "postgresql")
+    converged_to(db, elsewhere_only(), "postgresql")
     before = start_time(db)
     ran = converge(db, listed(peer), "postgresql")
     assert applied(ran) == {"reloaded": True}, ran.explain()
@@ -155,6 +166,13 @@ def test_a_listed_peer_gets_in_and_a_reload_only_change_does_not_restart(pg):
     assert admin(db, "SHOW work_mem") == "7MB"
     out = psql(peer, conninfo(db.ip()), "SELECT current_user")
     assert out.rc == 0 and out.stdout.strip() == "shop", out.stderr
+    # Over TLS, verifying the certificate against the fleet's CA; never in plain text.
+    peer.put_file("/tmp/peer-ca.pem", PEER_TLS["db"]["ca"])
+    verified = f"{conninfo(db.ip())} sslmode=verify-full sslrootcert=/tmp/peer-ca.pem"
+    out = psql(peer, verified, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    assert out.rc == 0 and out.stdout.strip() == "t", out.stderr
+    out = psql(peer, f"{conninfo(db.ip())} sslmode=disable", "SELECT 1")
+    assert out.rc != 0 and "no encryption" in out.stderr, out.stderr
     # Its own database as its own role only.
     out = psql(peer, f"host={db.ip()} port=5432 user=shop dbname=postgres", "SELECT 1")
     assert out.rc != 0 and "no pg_hba.conf entry" in out.stderr, out.stderr

@@ -84,6 +84,22 @@ def test_no_host_name_in_the_pillar_leaves_it_alone(render):
     assert "base-hosts-file-names-this-box" in high
 
 
+def test_every_box_trusts_the_fleets_ca_when_one_is_given(render):
+    pillar = load_pillar("peer_tls")
+    high = render("debian-12", pillar, "base", roles=[])
+    ca = high["base-peer-tls-ca-file-holds-the-fleet-ca"]["file"]
+    assert {"name": "/etc/webstack/peer-tls/ca.pem"} in ca and {"mode": "0644"} in ca
+    assert {"contents": pillar["webstack"]["peer_tls"]["ca"]} in ca
+    assert {"mode": "0755"} in high["base-peer-tls-directory-exists"]["file"]
+    assert "base-peer-tls-directory-is-absent" not in high
+
+
+def test_without_a_ca_no_trust_is_left_behind(render):
+    high = render("debian-12", load_pillar("minimal"), "base", roles=[])
+    assert {"name": "/etc/webstack/peer-tls"} in high["base-peer-tls-directory-is-absent"]["file"]
+    assert "base-peer-tls-ca-file-holds-the-fleet-ca" not in high
+
+
 def test_a_developer_named_like_the_project_user_fails_the_render(render):
     pillar = with_settings(load_pillar("minimal"), users={"developers": {"shop": {}}})
     with pytest.raises(RenderFailed, match="webstack:users:developers:shop: clashes with the project user"):

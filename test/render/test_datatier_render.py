@@ -14,8 +14,12 @@ CLIENTS = ["10.0.0.31", "10.0.1.0/24"]
 # Listen addresses pinned: the route to the clients is the test host's own business.
 HERE = ["127.0.0.1", "10.0.0.20"]
 
+# Other boxes connect: the fleet's CA and this box's certificate (PostgreSQL
+# lets them in over TLS only).
+PEER_TLS = load_pillar("peer_tls")["webstack"]["peer_tls"]
 PILLAR = with_settings(
     load_pillar("minimal"),
+    peer_tls=PEER_TLS,
     postgresql={
         "clients": CLIENTS,
         "listen_addresses": HERE,
@@ -117,9 +121,85 @@ def test_postgresql_files(rendered, template):
         ["local", "replication", "all", "peer"],
         ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"],
         ["host", "all", "all", "::1/128", "scram-sha-256"],
-        ["host", "shop", "shop", "10.0.0.31/32", "scram-sha-256"],
-        ["host", "shop", "shop", "10.0.1.0/24", "scram-sha-256"],
+        ["hostssl", "shop", "shop", "10.0.0.31/32", "scram-sha-256"],
+        ["hostssl", "shop", "shop", "10.0.1.0/24", "scram-sha-256"],
     ]
+    version = VERSIONS[rendered[0]]
+    assert {"ssl = 'on'", f"ssl_cert_file = '/etc/postgresql/{version}/main/peer-tls.crt'"} <= lines
+    key = args(high["postgresql"], "postgresql-has-its-key-for-peers")
+    assert (key["contents"], key["user"], key["mode"]) == (PEER_TLS["key"], "postgres", "0600")
+
+
+# -- replication: a primary with two replicas, and one of them -----------------------
+
+REPLICAS = ["10.0.0.7", "10.0.0.8"]
+FLEET = with_settings(
+    load_pillar("minimal"),
+    peer_tls=PEER_TLS,
+    peers={"db": ["10.0.0.5"], "db_replica": REPLICAS, "web": ["10.0.0.31"]},
+    postgresql={"listen_addresses": HERE, "replication": {"password": "repl-s3cret", "synchronous": True}},
+)
+
+
+def test_the_primary_makes_the_replicas_slots_and_lets_them_stream(render, template):
+    # (The render host is not 10.0.0.5: as the primary, it lists no other.)
+    high = render("debian-12", with_settings(FLEET, peers={"db": []}), "postgresql", roles=["db"])
+    slots = args(high, "postgresql-keeps-a-slot-for-each-replica")
+    assert slots["slots"] == ["webstack_10_0_0_7", "webstack_10_0_0_8"]
+    role = args(high, "postgresql-replication-role-logs-in-with-its-password")
+    assert (role["name"], role["replication"], role["password"]) == ("replicator", True, "repl-s3cret")
+    hba = [line.split() for line in template(high, "postgresql-lets-in-only-its-clients").splitlines()]
+    assert ["hostssl", "shop", "shop", "10.0.0.31/32", "scram-sha-256"] in hba
+    assert [r for r in hba if r[:2] == ["hostssl", "replication"]] == [
+        ["hostssl", "replication", "replicator", f"{replica}/32", "scram-sha-256"] for replica in REPLICAS
+    ]
+    conf = set(template(high, "postgresql-settings-are-sized-for-this-host").splitlines())
+    assert {
+        "max_slot_wal_keep_size = '8192MB'",
+        "synchronous_standby_names = 'ANY 1 (webstack_10_0_0_7, webstack_10_0_0_8)'",
+    } <= conf
+    assert "postgresql-replica-is-built-from-the-primary" not in high
+    check = args(high, "postgresql-replication-check-runs-on-its-timer")
+    assert check["name"] == "webstack-replication-status.timer"
+    # On its way up, the primary asks its replicas whether one was promoted.
+    fence = {
+        next(iter(n)): n[next(iter(n))]
+        for n in args(high, "postgresql-fence-asks-the-replicas-before-a-start")["names"]
+    }
+    assert fence["/etc/postgresql/15/main/fence-peers"][0]["contents"] == "10.0.0.7\n10.0.0.8\n"
+    dropin = fence["/etc/systemd/system/postgresql@15-main.service.d/webstack-fence.conf"][0]["contents"]
+    assert "ExecStartPre=/usr/local/lib/webstack/postgresql-fence /var/lib/postgresql/15/main " in dropin
+
+
+def test_without_replicas_there_is_no_replication_check(rendered):
+    _, high = rendered
+    assert "postgresql-replication-check-is-stopped" in high["postgresql"]
+    assert "postgresql-has-no-replication-files" in high["postgresql"]
+    assert "postgresql-keeps-a-slot-for-each-replica" in high["postgresql"]  # none: any old one dropped
+
+
+def test_a_replica_is_built_from_the_primary_and_makes_no_database_of_its_own(render, template):
+    high = render("debian-12", FLEET, "postgresql", roles=["db_replica"])
+    built = args(high, "postgresql-replica-is-built-from-the-primary")
+    assert (built["name"], built["primary"], built["service"]) == (
+        "/var/lib/postgresql/15/main",
+        "10.0.0.5",
+        "postgresql@15-main",
+    )
+    assert built["slot"].startswith("webstack_") and "sslmode='verify-full'" in built["conninfo"]
+    passfile = args(high, "postgresql-knows-the-replication-password")
+    assert (passfile["contents"], passfile["mode"]) == ("*:*:*:replicator:repl-s3cret\n", "0600")
+    assert not {
+        "postgresql-app-role-logs-in-with-its-password",
+        "postgresql-app-database-belongs-to-its-role",
+        "postgresql-keeps-a-slot-for-each-replica",
+    } & set(high)
+    assert "postgresql-replication-check-runs-on-its-timer" in high
+    conf = template(high, "postgresql-settings-are-sized-for-this-host")
+    assert (
+        "primary_conninfo = 'host=''10.0.0.5'' application_name=''webstack_" in conf
+        and "hot_standby_feedback = 'on'" in conf
+    )
 
 
 def test_rabbitmq_files(rendered, template):

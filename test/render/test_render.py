@@ -1,10 +1,11 @@
-"""Every SLS compiles for every supported release under the demo, a minimal
-and a full (pillar.example) pillar; bad pillars fail the render, naming the key."""
+"""Every SLS compiles for every supported release under the demo, a minimal,
+a full (pillar.example) and a peer TLS pillar (the fleet's CA and this box's
+certificate given); bad pillars fail the render, naming the key."""
 
 import pytest
 from conftest import OS_GRAINS, RenderFailed, load_pillar
 
-PILLARS = ["demo", "minimal", "example"]
+PILLARS = ["demo", "minimal", "example", "peer_tls"]
 
 
 @pytest.mark.parametrize("pillar", PILLARS)

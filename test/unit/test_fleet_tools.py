@@ -7,7 +7,7 @@ import pytest
 import salt.config
 import salt.loader
 import yaml
-from conftest import HOST_GRAINS, OS_GRAINS, RenderFailed
+from conftest import HOST_GRAINS, OS_GRAINS, RenderFailed, load_pillar
 from cryptography.hazmat.primitives import serialization
 
 from tools.harness.dockerbox import REPO
@@ -68,7 +68,7 @@ def test_row_shows_counts_duration_and_failures():
 
 
 def test_waves_data_tier_and_balancer_first_then_the_app_hosts():
-    assert waves(MINIONS) == [["balancer", "db"], ["web1", "web2", "worker"]]
+    assert waves(MINIONS) == [["balancer", "db"], ["web1", "web2", "worker", "replica"]]
 
 
 def test_waves_of_a_single_box():
@@ -164,16 +164,31 @@ def test_secrets_reach_only_the_boxes_that_use_them():
         }
 
     assert secrets("balancer") == {"db": False, "app": False}
-    assert secrets("db") == {"db": True, "app": False}
+    assert secrets("db") == secrets("replica") == {"db": True, "app": False}
     for minion in ("web1", "web2", "worker"):
         assert secrets(minion) == {"db": True, "app": True}
+
+
+# What the master adds to a minion's pillar and mine in the fleet, rendered
+# here without one: its ext_pillar's peer TLS (placeholders), and the peers
+# (an address for each minion, by fleet role).
+ADDRESSES = {minion: f"10.0.0.{n}" for n, minion in enumerate(sorted(MINIONS), start=10)}
+MASTERS_PART = {
+    "peer_tls": load_pillar("peer_tls")["webstack"]["peer_tls"],
+    "peers": {
+        role: [ADDRESSES[m] for m in sorted(MINIONS) if role in MINIONS[m]]
+        for role in {r for roles in MINIONS.values() for r in roles}
+    },
+}
 
 
 @pytest.mark.parametrize("minion", sorted(MINIONS))
 @pytest.mark.parametrize("os_name", sorted(OS_GRAINS))
 def test_each_fleet_minion_highstate_renders(render, os_name, minion):
+    pillar = fleet_pillar(minion)
+    _merge(pillar["webstack"], MASTERS_PART)
     try:
-        high = render(os_name, fleet_pillar(minion), roles=MINIONS[minion])
+        high = render(os_name, pillar, roles=MINIONS[minion])
     except RenderFailed as exc:
         pytest.fail(f"{minion} on {os_name}: {exc}")
     sls = {body["__sls__"].split(".")[0] for body in high.values()}

@@ -1,25 +1,17 @@
 """_pillar/webstack.py through Salt's loader, as a master (or salt-ssh) runs it
 once it has compiled a minion's pillar: a bad `webstack` pillar becomes
 Salt's `_errors` (every state run then refuses before rendering), a good one
-or a pillar without `webstack` adds nothing."""
+gets the fleet's CA (test_peer_tls.py), a pillar without `webstack` nothing."""
 
 import pytest
 from conftest import load_pillar, with_settings
-
-from tools.harness.dockerbox import REPO
 
 NAME_RULE = "(lower case letters, digits, _ or -, at most 32)"
 
 
 @pytest.fixture
-def ext_pillar(tmp_path):
-    import salt.loader
-    from conftest import minion_opts
-
-    opts = minion_opts(tmp_path, grains={"roles": ["web", "db"]})
-    opts["pillar_dirs"] = [str(REPO / "_pillar")]
-    mods = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts), context={})
-    return salt.loader.pillars(opts, mods)["webstack"]
+def ext_pillar(ext_pillar_for):
+    return ext_pillar_for({"roles": ["web", "db"]})
 
 
 def test_a_bad_pillar_becomes_one_line_per_problem_in_salts_errors(ext_pillar):
@@ -36,6 +28,8 @@ def test_a_bad_pillar_becomes_one_line_per_problem_in_salts_errors(ext_pillar):
     assert ext_pillar("web1", missing) == {"_errors": ["webstack:postgresql:password: is required"]}
 
 
-def test_a_good_pillar_or_none_of_ours_adds_nothing(ext_pillar):
-    assert ext_pillar("web1", load_pillar("minimal")) == {}
+def test_a_good_pillar_gets_only_peer_tls_and_none_of_ours_nothing(ext_pillar):
+    # What peer_tls holds: test_peer_tls.py.
+    added = ext_pillar("web1", load_pillar("minimal"))
+    assert list(added) == ["webstack"] and list(added["webstack"]) == ["peer_tls"]
     assert ext_pillar("other", {"something": "else"}) == {}

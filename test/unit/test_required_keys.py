@@ -4,7 +4,7 @@ pillar each combination needs passes webstack.validate, and dropping any key
 it needs is refused naming that key."""
 
 import pytest
-from role_combinations import COMBINATIONS, NEEDS, ROLES, VALUES, smallest
+from role_combinations import COMBINATIONS, EVERY, NEEDS, ROLES, VALUES, smallest
 
 
 @pytest.fixture(scope="module")
@@ -28,5 +28,6 @@ def test_each_role_combination_needs_exactly_its_keys(validate, roles, celery):
             assert problems == [f"webstack:{key.replace('.', ':')}: is required"], problems
 
 
-def test_there_are_all_combinations():
-    assert len(COMBINATIONS) == 2 ** len(ROLES) == 64
+def test_there_are_all_combinations_but_a_primary_that_is_its_own_replica():
+    assert len(EVERY) == 2 ** len(ROLES) == 128
+    assert len(COMBINATIONS) == 128 - 2 ** (len(ROLES) - 2) == 96

@@ -349,15 +349,20 @@ def test_db_queue_cache_only_from_web_and_worker_peers(ufw):
     sources = ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
     assert got == (
         [("22", "tcp", "any", "webstack: ssh")]
-        + [("5433", "tcp", s, "webstack: postgresql") for s in sources]
+        # PostgreSQL also lets in the db and db_replica boxes (a fenced primary asks a promoted replica).
+        + [("5433", "tcp", s, "webstack: postgresql") for s in [*sources, "10.0.0.20"]]
         + [("6380", "tcp", s, "webstack: redis") for s in sources]
         + [("5673", "tcp", s, "webstack: rabbitmq") for s in sources]
     )
 
 
 def test_service_clients_are_let_in_too_even_on_a_single_box(ufw):
+    from conftest import load_pillar
+
     ws = settings(
         ["web", "worker", "db", "cache"],
+        # PostgreSQL lets other boxes in over TLS only: the fleet's CA and its certificate.
+        peer_tls=load_pillar("peer_tls")["webstack"]["peer_tls"],
         postgresql={"port": 5432, "clients": ["10.5.0.0/24"]},
         cache={"clients": ["10.6.0.7"], "memcached": {"enabled": True}, "redis": {"enabled": True}},
     )
@@ -449,5 +454,5 @@ def test_peers_and_salt_master_default_to_what_the_box_says(salt_loader):
         ("4505:4506", "tcp", "any", "webstack: salt-master"),
         ("5432", "tcp", "10.0.0.11", "webstack: postgresql"),
     ]
-    assert asked == ["web", "worker"]
+    assert asked == ["web", "worker", "db", "db_replica"]
     assert ran == [["systemctl", "is-enabled", "salt-master"]]

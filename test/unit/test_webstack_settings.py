@@ -74,6 +74,9 @@ def test_the_run_directory_and_socket_come_from_the_project_name(derived):
 def test_the_server_chooses_what_gunicorn_serves_and_its_workers(derived, app, serves):
     got = derived(["web"], app=app)["app"]
     assert (got["app_module"], got["worker_class"]) == serves
+    # gunicorn's arguments for them, the live server's and the health check's.
+    module, worker_class = serves
+    assert got["app_args"] == (["--worker-class", worker_class, module] if worker_class else [module])
 
 
 def test_the_apps_environment_holds_what_the_components_export(derived):

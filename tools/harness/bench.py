@@ -18,8 +18,10 @@ bench/results.json and bench/results.md.
              direct path); static files from nginx
   deploy     a new git ref applied while a paced wrk load runs through nginx:
              failed requests, and when the new version is first served
-  fleet      tools/harness/fleet.py's master and five minions converged through the
-             master, against the one box
+  fleet      tools/harness/fleet.py's master and six minions converged through the
+             master, against the one box; pgbench's tps and the replica's lag
+             with commits waiting for the replica and local, and a promotion (postgresql.promote) timed to the
+             first write through the app
   backup     one db box holding a pgbench database of ~1 GB: pgBackRest's full
              backup and restore (backup.run full, backup.restore_db) with the
              repository in a directory and in an S3 store (moto behind TLS, in
@@ -49,10 +51,12 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
 
+from tools.harness import peer_tls
 from tools.harness.dockerbox import (
     MOUNT,
     REPO,
@@ -604,9 +608,78 @@ class Bench:
                 "reapply_s": round(reapply_s, 1),
                 "reapply_changed": changed,
             }
+            self.results["fleet"].update(self.replication(fleet))
         finally:
             if not self.args.keep:
                 fleet.down()
+
+    def replication(self, fleet) -> dict:
+        """The replica's lag under pgbench writes on the primary; a promotion, timed to the first write."""
+        c, db, replica = self.clock, fleet.box("db"), fleet.box("replica")
+        seconds = self.args.replication_load_s
+        lag_sql = (
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
+            " coalesce(extract(epoch FROM replay_lag) * 1000, 0)::int FROM pg_stat_replication"
+        )
+        pgsql(db, None, "CREATE DATABASE replbench")
+        db.exec(["runuser", "-u", "postgres", "--", "pgbench", "-q", "-i", "-s", "5", "replbench"])
+        out = {}
+        # The fleet's commits wait for the replica (synchronous); as postgres
+        # they would commit locally (salt://postgresql/service.sls): both, side by side.
+        for mode, commit in (("sync", "on"), ("local", "local")):
+            with c.phase(f"fleet: replication lag, commits {commit}, under {seconds:g} s of pgbench"):
+                out[mode] = self._lag_under_load(db, seconds, commit, lag_sql)
+        pgsql(db, None, "DROP DATABASE replbench")
+        with c.phase("fleet: promotion (postgresql.promote) with the primary stopped, to the first write"):
+            db.exec("systemctl stop postgresql")
+            t0 = time.monotonic()
+            ran = fleet.master.exec(
+                ["salt-run", "state.orchestrate", "postgresql.promote", 'pillar={"replica": "replica"}'],
+                check=False,
+            )
+            orchestrate_s = time.monotonic() - t0
+            if ran.rc != 0:
+                raise BenchError(f"the promotion failed:\n{ran.stdout[-3000:]}")
+            web = fleet.box("web1")
+            domain = yaml.safe_load((REPO / "salt/pillar/fleet/common.sls").read_text())["webstack"][
+                "project"
+            ]
+            write = f"curl -sf -X POST -H 'Host: {domain['domains'][0]}' 'http://127.0.0.1/db/?name=bench-promotion'"
+            while web.exec(write, check=False).rc != 0:
+                if time.monotonic() - t0 > 300:
+                    raise BenchError("no write succeeded within 300 s of the promotion")
+                time.sleep(0.2)
+            out.update(promotion_s=round(orchestrate_s, 1), first_write_s=round(time.monotonic() - t0, 1))
+        if pgsql(replica, None, "SELECT pg_is_in_recovery()") != "f":
+            raise BenchError("the replica is still in recovery after the promotion")
+        return out
+
+    @staticmethod
+    def _lag_under_load(db, seconds: float, commit: str, lag_sql: str) -> dict:
+        """pgbench -c 4 with synchronous_commit `commit`: its tps, the replica's lag sampled meanwhile."""
+        load = subprocess.Popen(  # noqa: S603 - our container, our command
+            ["docker", "exec", "-e", f"PGOPTIONS=-c synchronous_commit={commit}", db.name]
+            + ["runuser", "-p", "-u", "postgres", "--", "pgbench", "-n", "-c", "4", "-T", str(int(seconds))]
+            + ["replbench"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        samples = []
+        while load.poll() is None:
+            row_ = pgsql(db, None, lag_sql)
+            if row_:
+                samples.append(tuple(int(x) for x in row_.split("|")))
+            time.sleep(0.2)
+        tps = re.search(r"tps = ([0-9.]+)", load.stdout.read())
+        lag_bytes, lag_ms = [b for b, _ in samples], [ms for _, ms in samples]
+        return {
+            "tps": round(float(tps.group(1))) if tps else None,
+            "lag_samples": len(samples),
+            "lag_bytes_median": statistics.median(lag_bytes) if samples else None,
+            "lag_bytes_max": max(lag_bytes, default=None),
+            "lag_ms_median": statistics.median(lag_ms) if samples else None,
+            "lag_ms_max": max(lag_ms, default=None),
+        }
 
     # backup
 
@@ -627,6 +700,11 @@ class Bench:
                 db, rpo, fresh = (boxes.start(n) for n in ("db", "rpo-db", "rpo-fresh"))
                 db_pillar = backup_pillar(store, None)
                 rpo_pillar = backup_pillar(store, None, prefix="/rpo", clients=[db.ip(boxes.network)])
+                # Its client connects over TLS: the fleet CA's certificate, as a master would give it.
+                tls = peer_tls.issue(
+                    tempfile.mkdtemp(prefix="bench-peer-ca-"), rpo.name, rpo.ip(boxes.network), rpo_pillar
+                )
+                rpo_pillar = with_settings(rpo_pillar, peer_tls=tls)
                 # The fresh box first converged without backups (the packages, the cluster):
                 # with them it would archive beside the RPO box.
                 plain = with_settings(rpo_pillar, backup={"enabled": False})
@@ -1087,6 +1165,19 @@ def markdown(r: dict) -> str:
         if fl.get("one_box_s"):
             row("fleet / one box", f"{fl['ratio_to_one_box']:.2f}")
         row("fleet: re-apply everywhere, no change", f"{fl['reapply_s']:.1f} s")
+        for mode, label in (("sync", "commits wait for the replica"), ("local", "commits local")):
+            lag = fl.get(mode) or {}
+            if lag.get("lag_samples"):
+                row(
+                    f"pgbench -c 4, {label}: tps; replica lag median / max ({lag['lag_samples']} samples)",
+                    f"{lag['tps']} tps; {lag['lag_bytes_median']:.0f} / {lag['lag_bytes_max']} bytes,"
+                    f" {lag['lag_ms_median']:.0f} / {lag['lag_ms_max']} ms",
+                )
+        if fl.get("first_write_s") is not None:
+            row(
+                "promotion: the command / the first write through the app after it",
+                f"{fl['promotion_s']:.1f} s / {fl['first_write_s']:.1f} s",
+            )
     bk = r.get("backup")
     if bk and bk.get("dump"):
         gb = bk.get("database_bytes", 0) / 1e9
@@ -1218,6 +1309,12 @@ def main() -> int:
     parser.add_argument("--backup-scale", type=int, default=70, help="pgbench scale (70: about 1.05 GB)")
     parser.add_argument("--backup-rounds", type=int, default=2, help="restores of each kind; the best counts")
     parser.add_argument("--rpo-load-s", type=float, default=90, help="seconds of inserts before the kill")
+    parser.add_argument(
+        "--replication-load-s",
+        type=float,
+        default=20,
+        help="seconds of pgbench writes on the fleet's primary",
+    )
     args = parser.parse_args()
     args.phases = [p.strip() for p in (args.only or args.phases).split(",") if p.strip()]
     unknown = set(args.phases) - set(PHASES)

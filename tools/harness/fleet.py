@@ -1,5 +1,5 @@
 """
-`make fleet`: a salt-master and five minions on a docker network of their
+`make fleet`: a salt-master and six minions on a docker network of their
 own, converged through the master the way a real fleet is.
 
   master    salt-master serving this repository, pillar from salt/pillar/fleet
@@ -7,13 +7,15 @@ own, converged through the master the way a real fleet is.
   web1 web2 the app behind nginx                      (web)
   worker    the celery worker                         (worker)
   db        postgresql, rabbitmq and the cache        (db, queue, cache)
+  replica   a hot standby of db's PostgreSQL          (db_replica)
 
 Keys are made here and placed on both sides (nothing to accept), each
 minion's `roles` grain is set before it first starts, and the mine is filled
 before the first highstate: every minion's first run already sees its peers.
 The first converge goes in two waves: the data tier and the balancer, then
 the app hosts (their first releases migrate the database one at a time,
-under a PostgreSQL advisory lock: see _modules/release.py).
+under a PostgreSQL advisory lock: see _modules/release.py) and the replica
+(built from the primary, through the slot the primary made for it).
 Run again, it reuses the running fleet and re-applies everything with one
 `salt '*' state.apply`. Exit status 1 when any minion failed.
 """
@@ -43,6 +45,7 @@ MINIONS = {
     "web2": ["web"],
     "worker": ["worker"],
     "db": ["db", "queue", "cache"],
+    "replica": ["db_replica"],
 }
 # The master's name on the fleet network: Salt's default `master`.
 MASTER = "salt"

@@ -2,6 +2,11 @@
 webstack:
   postgresql:
     password: fleet-db-password
+    # The replica streams from db with it; a commit waits until the replica
+    # has it too (no acknowledged transaction lost with the primary).
+    replication:
+      password: fleet-replication-password
+      synchronous: true
   rabbitmq:
     password: fleet-mq-password
   cache:

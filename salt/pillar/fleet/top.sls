@@ -4,9 +4,9 @@
 fleet:
   '*':
     - common
-  # The database and broker passwords: the db box, and the boxes whose app
-  # connects with them.
-  'db,web1,web2,worker':
+  # The database and broker passwords: the db box and its replica, and the
+  # boxes whose app connects with them.
+  'db,replica,web1,web2,worker':
     - match: list
     - data
   # The app and its secrets: the web hosts and the worker.

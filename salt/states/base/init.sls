@@ -1,5 +1,5 @@
-{#- The ground every box stands on: packages, clock, locale, names and
-    unattended security updates. #}
+{#- The ground every box stands on: packages, clock, locale, names,
+    unattended security updates and the CA the fleet's boxes trust. #}
 include:
   - base.packages
   - base.clock
@@ -7,3 +7,4 @@ include:
   - base.component_packages
   - base.hostname
   - base.upgrades
+  - base.peer_tls

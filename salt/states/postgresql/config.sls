@@ -24,19 +24,54 @@ postgresql-settings-are-sized-for-this-host:
     - require:
       - pkg: postgresql-server-is-installed
 
-{#- Local OS users by peer, TCP from loopback and the listed clients with a
-    SCRAM password only: no trust, no md5, nothing else remote. #}
+{#- Local OS users by peer, TCP from loopback and, over TLS, the app's hosts
+    and the replicas with a SCRAM password only: no trust, no md5, nothing
+    else remote. #}
 postgresql-lets-in-only-its-clients:
   file.managed:
     - name: {{ pg.conf_dir }}/pg_hba.conf
     - source: salt://postgresql/files/pg_hba.conf.jinja
     - template: jinja
     - context:
-        clients: {{ pg.client_addresses|tojson }}
+        clients: {{ pg.replication.app_clients|tojson }}
+        replicas: {{ pg.replication.peers|tojson }}
         database: {{ pg.database|tojson }}
         role: {{ pg.user|tojson }}
+        replication_role: {{ pg.replication.user|tojson }}
     - user: postgres
     - group: postgres
     - mode: "0640"
     - require:
       - pkg: postgresql-server-is-installed
+
+{#- The certificate peers verify (from the fleet's CA, webstack:peer_tls),
+    PostgreSQL's own copy: its key must belong to postgres. A reload picks
+    up a new one. #}
+{%- if pg.ssl.enabled %}
+postgresql-has-its-certificate-for-peers:
+  file.managed:
+    - name: {{ pg.ssl.cert_file }}
+    - contents: {{ ws.peer_tls.certificate|tojson }}
+    - user: postgres
+    - group: postgres
+    - mode: "0644"
+    - require:
+      - pkg: postgresql-server-is-installed
+
+postgresql-has-its-key-for-peers:
+  file.managed:
+    - name: {{ pg.ssl.key_file }}
+    - contents: {{ ws.peer_tls.key|tojson }}
+    - user: postgres
+    - group: postgres
+    - mode: "0600"
+    - show_changes: false
+    - require:
+      - pkg: postgresql-server-is-installed
+{%- else %}
+postgresql-has-no-certificate-for-peers:
+  file.absent:
+    - names:
+      - {{ pg.ssl.cert_file }}
+      - {{ pg.ssl.key_file }}
+{%- endif %}
