@@ -7,11 +7,16 @@ Alice (with sudo) and Bob are listed until a test removes Alice; the tests
 that need her listed, or removed, say so first (conftest's `converged_to`).
 """
 
+import json
+import re
 import time
 import types
 
 import pytest
 from conftest import converge, converged_to, load_pillar, with_settings
+from figures import report
+
+from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
 CLIENT = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
 CLIENT += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
@@ -182,6 +187,106 @@ def test_a_developer_listed_again_gets_their_account_back(site):
     converge(site.box, site.pillar, STATES)
     res = ssh(site, "alice", "sudo -n id -un")
     assert res.stdout.strip() == "root", res
+
+
+# A current ssh-audit (Debian's 2.5 knows none of these policies).
+SSH_AUDIT = "ssh-audit==3.9.0"
+
+
+@pytest.fixture(scope="module")
+def auditor(site):
+    """ssh-audit, from PyPI, in a venv on the peer: the command to run it."""
+    site.peer.exec(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv >/dev/null"
+        " && python3 -m venv /opt/ssh-audit"
+        f" && /opt/ssh-audit/bin/pip install -q --no-cache-dir '{SSH_AUDIT}'"
+    )
+    return ["/opt/ssh-audit/bin/ssh-audit", "-n"]
+
+
+def audit(site, auditor, *options):
+    # The throttle lets an address burst 15 connections, then 4 a second:
+    # each audit opens a dozen; a pause lets the next one start afresh.
+    time.sleep(5)
+    return site.peer.exec([*auditor, *options, site.ip], check=False)
+
+
+def test_ssh_audit_from_a_peer_passes_the_releases_hardening_policy_and_warns_of_nothing(
+    request, site, auditor
+):
+    settings = site.box.salt_call("--out=json", "webstack.settings", pillar_root=TEST_PILLAR_ROOT, check=True)
+    policy = json.loads(settings.stdout)["local"]["ssh"]["audit_policy"]
+    assert policy == "Hardened Debian 12 (version 3)"
+    passed = audit(site, auditor, "-P", policy)
+    assert passed.rc == 0 and "Passed" in passed.stdout, passed.stdout
+    # The default audit, its DHEat connection-rate test included.
+    full = audit(site, auditor)
+    flagged = [line for line in full.stdout.splitlines() if re.search(r"\[(fail|warn)\]", line)]
+    assert full.rc == 0 and not flagged, full.stdout
+    rated = re.search(r"(\d+) connections in ([\d.]+) seconds", full.stdout)
+    # OpenSSH's own 9.2 policy: Debian's back-port of the strict key
+    # exchange (Terrapin) and its second name for sntrup761 are the only
+    # differences (README: Hardening).
+    generic = audit(site, auditor, "-j", "-P", "Hardened OpenSSH Server v9.2 (version 3)")
+    errors = json.loads(generic.stdout)["errors"]
+    assert [e["mismatched_field"] for e in errors] == ["Key exchanges"], errors
+    extra = set(errors[0]["actual"]) - set(errors[0]["expected_required"])
+    assert extra == {"kex-strict-s-v00@openssh.com", "sntrup761x25519-sha512"}, errors
+    report(
+        request,
+        f"ssh-audit {SSH_AUDIT.split('==')[1]}: policy '{policy}' passed; default audit 0 fail, 0 warn"
+        + (f" (rate test: {rated.group(1)} connections in {rated.group(2)} s)" if rated else "")
+        + "; OpenSSH v9.2 policy differs only in Debian's extra key exchanges",
+    )
+    # A developer's login right after the audits is let in.
+    time.sleep(5)
+    assert ssh(site, "bob", "true").rc == 0
+
+
+THROTTLE = """
+import socket, sys, time
+opened = []
+for _ in range(30):
+    s = socket.socket()
+    s.settimeout(0.3)
+    try:
+        s.connect((sys.argv[1], 22))
+        opened.append(1)
+    except OSError:
+        opened.append(0)
+    s.close()
+print("".join(map(str, opened)))
+"""
+
+
+def test_new_connections_beyond_the_burst_are_dropped_until_the_rate_allows(request, site):
+    time.sleep(5)
+    site.peer.put_file("/root/throttle.py", THROTTLE)
+    seen = site.peer.exec(["python3", "/root/throttle.py", site.ip]).stdout.strip()
+    # The burst of 15 opens; then, at 4 a second, about every other one
+    # (each drop waits 0.3 s) until the address slows down.
+    assert seen[:15] == "1" * 15, seen
+    dropped = seen[15:].count("0")
+    assert dropped >= 5, seen
+    report(request, f"ssh throttle: {dropped} of the 15 connections after a burst of 15 dropped ({seen})")
+    time.sleep(5)
+    assert ssh(site, "bob", "true").rc == 0
+    rules = site.box.exec(["nft", "list", "table", "inet", "webstack_ssh_throttle"]).stdout
+    assert "limit rate over 4/second burst 15 packets" in rules, rules
+
+
+def test_moduli_and_host_keys_are_as_the_guide_wants(site):
+    box = site.box
+    sizes = box.exec("awk '!/^#/ {print $5}' /etc/ssh/moduli.webstack | sort -un").stdout.split()
+    assert sizes and min(map(int, sizes)) >= 3071, sizes
+    # The package's file is left as shipped (a conffile).
+    assert box.exec("awk '!/^#/ && $5 < 3071' /etc/ssh/moduli | wc -l").stdout.strip() != "0"
+    assert box.exec(["ssh-keygen", "-l", "-f", "/etc/ssh/ssh_host_rsa_key.pub"]).stdout.startswith("4096 ")
+    offered = site.peer.exec(["ssh-keyscan", "-p", "22", site.ip], check=False).stdout
+    assert {line.split()[1] for line in offered.splitlines() if line and not line.startswith("#")} == {
+        "ssh-ed25519",
+        "ssh-rsa",
+    }, offered
 
 
 def sshd_reloads(box):

@@ -34,3 +34,7 @@ ssh-server-is-running:
 {%- endif %}
     - watch:
       - file: ssh-server-config-is-ours
+      - cmd: ssh-moduli-holds-only-large-groups
+{%- if ws.ssh.rsa_key %}
+      - cmd: ssh-rsa-host-key-has-{{ ws.ssh.rsa_key.bits }}-bits
+{%- endif %}
