@@ -381,11 +381,11 @@ def stack_box(boxes):
 
 @pytest.fixture(scope="session")
 def scanner(boxes):
-    """A peer on the session's network, with nmap."""
+    """A peer on the session's network, with nmap and OpenSSH's client."""
     box = boxes.start("scanner")
     box.exec(
         "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-        "apt-get install -y -qq --no-install-recommends nmap >/dev/null"
+        "apt-get install -y -qq --no-install-recommends nmap openssh-client >/dev/null"
     )
     return box
 
