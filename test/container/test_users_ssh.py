@@ -231,12 +231,13 @@ def test_ssh_audit_from_a_peer_passes_the_releases_hardening_policy_and_warns_on
     assert len(flagged) == len(classical) and warned == classical, full.stdout
     assert "DHEat" not in full.stdout, full.stdout
     # OpenSSH's own 9.2 policy: Debian's back-port of the strict key
-    # exchange (Terrapin) and its second name for sntrup761, and the host
-    # key order of Debian's guide, are the only differences.
+    # exchange (Terrapin) and its second name for sntrup761, and the order
+    # of Debian's guide (host keys, ciphers), are the only differences.
     generic = audit(site, auditor, "-j", "-P", "Hardened OpenSSH Server v9.2 (version 3)")
     errors = {e["mismatched_field"]: e for e in json.loads(generic.stdout)["errors"]}
-    assert set(errors) == {"Host keys", "Key exchanges"}, errors
-    assert sorted(errors["Host keys"]["actual"]) == sorted(errors["Host keys"]["expected_required"]), errors
+    assert set(errors) == {"Host keys", "Ciphers", "Key exchanges"}, errors
+    for reordered in ("Host keys", "Ciphers"):
+        assert sorted(errors[reordered]["actual"]) == sorted(errors[reordered]["expected_required"]), errors
     kex = errors["Key exchanges"]
     assert set(kex["actual"]) - set(kex["expected_required"]) == {
         "kex-strict-s-v00@openssh.com",
@@ -247,7 +248,7 @@ def test_ssh_audit_from_a_peer_passes_the_releases_hardening_policy_and_warns_on
         request,
         f"ssh-audit {SSH_AUDIT.split('==')[1]}: policy '{policy}' passed; default audit: 0 fail,"
         f" {len(flagged)} warn (post-quantum, classical key exchanges), no DHEat finding;"
-        " OpenSSH v9.2 policy: host key order and Debian's 2 extra key exchanges only",
+        " OpenSSH v9.2 policy: host key and cipher order and Debian's 2 extra key exchanges only",
     )
     # A developer's login right after the audits is let in.
     time.sleep(5)
