@@ -217,5 +217,6 @@ def test_bad_values_are_refused_naming_the_key(validate, section, key):
     assert problems and all(p.startswith(key) for p in problems), problems
 
 
-def test_defaults_are_valid(validate):
+def test_defaults_and_pillar_example_are_valid(validate):
     assert validate({}) == []
+    assert validate(load_pillar("example")["webstack"]["hardening"]) == []
