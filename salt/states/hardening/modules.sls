@@ -6,6 +6,8 @@
 hardening-unused-kernel-modules-are-not-loadable:
   file.managed:
     - name: /etc/modprobe.d/webstack-hardening.conf
+    # Not there before kmod is (a minimal container has none).
+    - makedirs: true
     - source: salt://hardening/files/modprobe.conf.jinja
     - template: jinja
     - context:
