@@ -23,7 +23,7 @@ def test_the_demo_box_gets_every_roles_packages_once_in_state_order(pkg):
     assert len(everything) == len(set(everything))
     first = mods["webstack_pkg.packages"](components=["base", "users", "ssh"])
     rest = mods["webstack_pkg.packages"](exclude=["base", "users", "ssh"])
-    assert first[-2:] == ["sudo", "openssh-server"]
+    assert first[-3:] == ["sudo", "openssh-server", "nftables"]
     for wanted in ("postgresql-15", "rabbitmq-server", "redis-server", "nginx", "supervisor", "ufw"):
         assert wanted in rest and wanted not in first
     assert "rsyslog" in rest
