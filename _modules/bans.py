@@ -1,8 +1,9 @@
 """
 What fail2ban's sshd jail is told that only Python works out: the addresses
-it never bans (loopback, every peer of the fleet, the pillar's allow-list)
+it never bans (loopback, every box of the fleet, the pillar's allow-list)
 and the port sshd listens on. The fail2ban component's ``derive``
-(salt://fail2ban/component.yaml).
+(salt://fail2ban/component.yaml); under salt-ssh it runs on the salt-ssh
+host (_wrapper/bans.py), like ``webstack.*``.
 """
 
 import ipaddress
@@ -41,17 +42,40 @@ def never_banned(peers=(), allow=()):
     return out
 
 
+def _order(value):
+    """IPv4 first, then numerically (as webstack.peers sorts): stable files."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return (9, 0, 0)
+    return (net.version, int(net.network_address), net.prefixlen)
+
+
+def _fleet_addresses(ws):
+    """
+    Every address of the fleet's boxes: those webstack:peers lists, and
+    where it leaves a fleet role out (as webstack.peers reads it), every
+    address the mine holds of every minion: one mine call for all roles
+    (under salt-ssh each is a round of ssh connections).
+    """
+    listed = ws.get("peers") or {}
+    found = [str(addr) for addrs in listed.values() for addr in addrs or ()]
+    if any(role not in listed for role in ws.get("known_roles") or ()):
+        mined = __salt__["mine.get"]("*", "network.ip_addrs") or {}
+        found += [str(ip) for ips in mined.values() if isinstance(ips, list) for ip in ips]
+    return sorted(set(found), key=lambda addr: (_order(addr), addr))
+
+
 def derive(section, ws):
     """
     ``{"never_banned": [...], "port": N}`` for a ``webstack:fail2ban``
-    section: the addresses of every fleet role's peers (``webstack.peers``:
-    the pillar's webstack:peers, else the mine) join loopback and the
-    section's ``ignoreip``; the port is webstack:ssh:port.
+    section: the fleet's addresses (webstack:peers, and the mine's for any
+    role it leaves out) join loopback and the section's
+    ``ignoreip``; the port is webstack:ssh:port.
 
-    CLI Example: ``salt-call bans.derive '{ignoreip: [203.0.113.7]}' '{known_roles: [db]}'``
+    CLI Example: ``salt-call bans.derive '{ignoreip: [203.0.113.7]}' '{peers: {db: [10.0.0.5]}, known_roles: [db]}'``
     """
-    peers = [addr for role in ws.get("known_roles") or () for addr in __salt__["webstack.peers"](role)]
     return {
-        "never_banned": never_banned(peers, section.get("ignoreip")),
+        "never_banned": never_banned(_fleet_addresses(ws), section.get("ignoreip")),
         "port": int((ws.get("ssh") or {}).get("port") or 22),
     }
