@@ -73,7 +73,7 @@ def derive(section, ws):
     role it leaves out) join loopback and the section's
     ``ignoreip``; the port is webstack:ssh:port.
 
-    CLI Example: ``salt-call bans.derive '{ignoreip: [203.0.113.7]}' '{peers: {db: [10.0.0.5]}, known_roles: [db]}'``
+    CLI Example: ``salt-call bans.derive '{ignoreip: [203.0.113.7]}' '{peers: {db: [10.0.0.5]}}'``
     """
     return {
         "never_banned": never_banned(_fleet_addresses(ws), section.get("ignoreip")),
