@@ -275,6 +275,10 @@ class Boxes:
             box.set_roles(roles)
         return box
 
+    def subnet(self) -> str:
+        """The session network's address range (e.g. 172.20.0.0/16)."""
+        return self.dc.networks.get(self.network).attrs["IPAM"]["Config"][0]["Subnet"]
+
     def close(self):
         for box in self.started:
             box.remove()
@@ -369,7 +373,13 @@ def stack_box(boxes):
 
     receiver = start_syslog_receiver(boxes, "stack-logs")
     box = boxes.start("stack")
-    box.pillar = with_settings(load_pillar("demo"), logging={"remote": receiver.remote()})
+    # The scanner and the other peers probe its sshd (ssh-audit, nmap's ssh
+    # scripts): fail2ban would ban them, so the session network is allow-listed.
+    box.pillar = with_settings(
+        load_pillar("demo"),
+        logging={"remote": receiver.remote()},
+        fail2ban={"ignoreip": [boxes.subnet()]},
+    )
     box.receiver = receiver
     box.first = converge(box, box.pillar)
     print(f"\nstack converge: {box.first.summary()}")

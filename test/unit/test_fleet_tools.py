@@ -212,13 +212,25 @@ def test_ssh_wrapper_gives_the_settings_from_the_salt_ssh_hosts_files(tmp_path):
         pillar={"webstack": {"project": {"name": "shop", "domains": ["shop.example.com"]}}},
     )
     mined = []
-    wrappers = salt.loader.ssh_wrapper(opts, {"mine.get": lambda *a, **k: mined.append(a) or {}}, {})
+
+    class Functions(dict):
+        """As salt-ssh's FunctionWrapper: a wrapper's function before the target's."""
+
+        def __missing__(self, name):
+            return wrappers[name]
+
+    wrappers = salt.loader.ssh_wrapper(
+        opts, Functions({"mine.get": lambda *a, **k: mined.append(a) or {}}), {}
+    )
     ws = wrappers["webstack.settings"]()
     assert ws["roles"] == ["balancer"]
-    assert ws["components"] == ["base", "hardening", "users", "ssh", "firewall", "logging", "balancer"]
+    assert ws["components"] == ["base", "hardening", "users", "ssh", "firewall", "fail2ban", "logging", "balancer"]
     assert ws["balancer"]["backend_port"] == 80 and ws["project"]["root"] == "/srv/shop"
     # Peers not in the pillar come from (salt-ssh's) mine.
     assert ("roles:db", "network.ip_addrs") in mined
+    # fail2ban's derive hook (_wrapper/bans.py) ran there too: one mine call for the fleet.
+    assert ws["fail2ban"]["never_banned"] == ["127.0.0.0/8", "::1"]
+    assert ("*", "network.ip_addrs") in mined
 
 
 # -- the master's highstate outputter (_output/highstate.py) -----------------------
