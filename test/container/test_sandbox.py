@@ -108,6 +108,7 @@ def test_the_app_sees_a_read_only_system_and_writes_only_its_own(box):
         assert box.exec([*inside, "touch", path], check=False).rc != 0, path
     box.exec([*inside, "touch", f"/tmp/{probe}"])
     assert box.exec(["test", "-e", f"/tmp/{probe}"], check=False).rc != 0
+    box.exec([*inside, "rm", f"/tmp/{probe}"])
 
 
 def test_uploads_still_land_in_media_root_and_nginx_serves_them(box):
@@ -148,7 +149,23 @@ def test_postgresql_still_archives_wal_through_pgbackrest(box):
         return tuple(map(int, row.split("|")))
 
     archived, failed = archiver()
-    box.exec(["runuser", "-u", "postgres", "--", "psql", "-d", NAME, "-XAtc", "SELECT pg_switch_wal()"])
+    # Something in the current segment (a temporary table's catalog rows), so that it switches.
+    box.exec(
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-d",
+            NAME,
+            "-XAt",
+            "-c",
+            "CREATE TEMP TABLE sandbox_probe (x int)",
+            "-c",
+            "SELECT pg_switch_wal()",
+        ]
+    )
     deadline = time.monotonic() + 60
     while (now := archiver())[0] == archived and time.monotonic() < deadline:
         time.sleep(1)
