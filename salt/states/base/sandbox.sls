@@ -33,10 +33,15 @@ include:
     - name: /etc/systemd/system/{{ unit.unit }}.d/50-webstack-sandbox.conf
 {%-     endif %}
 
+{#- Loaded: systemd lists the drop-in (or no longer does) and has not seen
+    it change since; so a run stopped between the two steps is made good. #}
+{%-     set listed = 'systemctl show -P DropInPaths ' ~ unit.unit ~ ' | grep -q /50-webstack-sandbox.conf' %}
+{%-     set fresh = 'test "$(systemctl show -P NeedDaemonReload ' ~ unit.unit ~ ')" = no' %}
 {{ id }}-sandbox-is-loaded:
   cmd.run:
     - name: systemctl daemon-reload
-    - onchanges:
+    - unless: {{ ((listed if unit.enabled else '! ' ~ listed) ~ ' && ' ~ fresh) | tojson }}
+    - require:
       - file: {{ id }}-is-sandboxed
 
 {#- try-restart: only a unit that runs (its component starts it later). #}
