@@ -144,3 +144,11 @@ def test_bad_sandbox_settings_are_refused_naming_the_key(salt_loader, section, k
         with_settings(load_pillar("demo"), **section), {"roles": []}
     )
     assert any(p.startswith(key) for p in problems), problems
+
+
+def test_ubuntus_rsyslog_may_drop_to_its_syslog_user(render):
+    units = drop_ins(render("ubuntu-24.04", load_pillar("demo"), "base.sandbox", roles=[]))
+    caps = [line for line in units["rsyslog.service"] if line.startswith("CapabilityBoundingSet=")]
+    assert len(caps) == 1 and {"CAP_SETUID", "CAP_SETGID", "CAP_SYSLOG"} <= set(caps[0].split("=")[1].split())
+    debian = drop_ins(render("debian-12", load_pillar("demo"), "base.sandbox", roles=[]))
+    assert "CAP_SETUID" not in " ".join(debian["rsyslog.service"])
