@@ -230,6 +230,7 @@ def _sources():
         declared, defaults, schemas = {}, {}, {}
         declaration_schema = _load_yaml("component-schema.yaml")
         tls = _load_yaml("tls.yaml")
+        sandbox = _load_yaml("sandbox.yaml")
         for component in components_:
             declared[component] = _declaration(component, declaration_schema)
             defaults[component] = _load_yaml(f"{component}/defaults.yaml")
@@ -237,6 +238,11 @@ def _sources():
             if "tls" in declared[component]:
                 defaults[component]["tls"] = copy.deepcopy(tls["defaults"])
                 schemas[component].setdefault("properties", {})["tls"] = tls["schema"]
+            for unit in declared[component].get("sandbox", ()):
+                node = schemas[component]
+                for part in unit["settings"].split("."):
+                    node = node.setdefault("properties", {}).setdefault(part, {"type": "object"})
+                node.update(copy.deepcopy(sandbox["schema"]))
         top = _load_yaml("defaults.yaml")
         top_schemas = _load_yaml("schema.yaml")
         __context__[key] = {
@@ -856,7 +862,39 @@ def _derive(ws, src):
                 if _holds(port.get("when"), ws, conf)
             ],
             "follows": decl.get("follows") or {},
+            # Every unit it declares; `enabled` where this box sandboxes it.
+            "sandbox": [
+                dict(
+                    _sandbox(unit, ws, conf),
+                    enabled=component in here
+                    and _holds(unit.get("when"), ws, conf)
+                    and _lookup(unit["settings"], ws, conf)["enabled"],
+                )
+                for unit in decl.get("sandbox", ())
+            ],
         }
+
+
+def _directive_lines(name, value):
+    """A drop-in's lines for one directive (see salt://sandbox.yaml)."""
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return [f"{name}={'yes' if value else 'no'}"]
+    if isinstance(value, list):
+        items = [str(v) for v in value if v is not None]
+        return [f"{name}={v}" for v in items] if items else [f"{name}="]
+    return [f"{name}={value}"]
+
+
+def _sandbox(unit, ws, conf):
+    """A component.yaml ``sandbox`` entry as this box's settings make it: the unit and its drop-in's lines."""
+    name = str(_fill(unit["unit"], ws, conf))
+    directives = _lookup(unit["settings"], ws, conf)["directives"]
+    lines = [
+        line for key, value in directives.items() for line in _directive_lines(key, _fill(value, ws, conf))
+    ]
+    return {"unit": name if "." in name else f"{name}.service", "lines": lines}
 
 
 def _holders(component, src):

@@ -8,3 +8,4 @@ include:
   - base.hostname
   - base.upgrades
   - base.peer_tls
+  - base.sandbox

@@ -1,4 +1,9 @@
 {%- from "settings.jinja" import ws with context %}
+{#- The app's shared directory exists before supervisord starts: its sandbox
+    (defaults.yaml `sandbox`) makes it writable, which a directory made
+    later would not be until a restart. #}
+include:
+  - app.layout
 
 supervisor-is-installed:
   pkg.installed:
@@ -33,3 +38,4 @@ supervisor-is-running:
     - require:
       - pkg: supervisor-is-installed
       - cmd: supervisor-unit-changes-are-loaded
+      - file: app-shared-directories-belong-to-the-project-user
