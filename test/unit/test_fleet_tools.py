@@ -224,7 +224,16 @@ def test_ssh_wrapper_gives_the_settings_from_the_salt_ssh_hosts_files(tmp_path):
     )
     ws = wrappers["webstack.settings"]()
     assert ws["roles"] == ["balancer"]
-    assert ws["components"] == ["base", "hardening", "users", "ssh", "firewall", "fail2ban", "logging", "balancer"]
+    assert ws["components"] == [
+        "base",
+        "hardening",
+        "users",
+        "ssh",
+        "firewall",
+        "fail2ban",
+        "logging",
+        "balancer",
+    ]
     assert ws["balancer"]["backend_port"] == 80 and ws["project"]["root"] == "/srv/shop"
     # Peers not in the pillar come from (salt-ssh's) mine.
     assert ("roles:db", "network.ip_addrs") in mined
