@@ -26,7 +26,14 @@ import salt.loader
 import yaml
 
 from tools.harness import peer_tls as peer_tls_harness
-from tools.harness.dockerbox import REPO, Box, client, with_settings  # noqa: F401 - tests import it from here
+from tools.harness.dockerbox import (  # noqa: F401 - tests import them from here
+    REPO,
+    SUITES,
+    Box,
+    client,
+    salt_image,
+    with_settings,
+)
 
 SESSION = uuid.uuid4().hex[:6]
 PILLARS = Path(__file__).parent / "pillars"
@@ -261,7 +268,7 @@ class Boxes:
         self.dc.networks.create(self.network, labels={"webstack": "test"})
         self.started: list[Box] = []
 
-    def start(self, name: str, roles: list[str] | None = None, **kw) -> Box:
+    def start(self, name: str, roles: list[str] | None = None, install_salt: bool = True, **kw) -> Box:
         box = Box.start(
             f"wst-{SESSION}-{name}",
             hostname=name,
@@ -270,7 +277,8 @@ class Boxes:
             **kw,
         )
         self.started.append(box)
-        box.install_salt()  # Salt is in the image: this lays down the repo's minion config
+        if install_salt:
+            box.install_salt()  # Salt is in the image: this lays down the repo's minion config
         if roles is not None:
             box.set_roles(roles)
         return box
@@ -359,20 +367,15 @@ def idempotent():
 # -- the whole single-box stack ----------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def stack_box(boxes):
-    """
-    One box holding every single-box role (web, worker, db, queue, cache: the
-    demo pillar, highstate), converged once per session, shipping its logs
-    over TLS to a receiver box. Shared across test files: use it read-only,
-    or put back what you change. `.pillar` is what it was converged with,
-    `.receiver` the SyslogReceiver, `.first` the converge's Apply.
-    """
+def _start_stack(boxes, suite: str) -> Box:
+    """The whole single-box stack on `suite`'s image, its logs going to a receiver of its own."""
     # test/container is on sys.path by now: only container tests ask for this.
     from syslog_receiver import start_syslog_receiver
 
-    receiver = start_syslog_receiver(boxes, "stack-logs")
-    box = boxes.start("stack")
+    name = "stack" if suite == SUITES[0] else f"stack-{suite}"
+    receiver = start_syslog_receiver(boxes, f"{name}-logs")
+    box = boxes.start(name, image=salt_image(suite))
+    box.suite, box.hostname = suite, name
     # The scanner and the other peers probe its sshd (ssh-audit, nmap's ssh
     # scripts): fail2ban would ban them, so the session network is allow-listed.
     box.pillar = with_settings(
@@ -382,8 +385,35 @@ def stack_box(boxes):
     )
     box.receiver = receiver
     box.first = converge(box, box.pillar)
-    print(f"\nstack converge: {box.first.summary()}")
+    print(f"\n{name} converge ({suite}): {box.first.summary()}")
     return box
+
+
+@pytest.fixture(scope="session")
+def stacks(boxes):
+    """
+    `stacks(suite)`: the box holding every single-box role (web, worker, db,
+    queue, cache: the demo pillar, highstate) on that Debian suite's image
+    (dockerbox.SUITES), converged once per session when first asked for,
+    shipping its logs over TLS to a receiver box. Shared across test files:
+    use it read-only, or put back what you change. `.pillar` is what it was
+    converged with, `.receiver` the SyslogReceiver, `.first` the converge's
+    Apply, `.suite` its suite, `.hostname` its host name.
+    """
+    made: dict[str, Box] = {}
+
+    def get(suite: str) -> Box:
+        if suite not in made:
+            made[suite] = _start_stack(boxes, suite)
+        return made[suite]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def stack_box(stacks):
+    """The whole stack on the default suite (Debian 12): what most files probe."""
+    return stacks(SUITES[0])
 
 
 # -- peers shared by test files ------------------------------------------------

@@ -37,7 +37,7 @@ from box_helpers import copy_helper, helper
 from conftest import STACK_DOMAIN
 from figures import report
 
-from tools.harness.dockerbox import TEST_PILLAR_ROOT
+from tools.harness.dockerbox import SUITES, TEST_PILLAR_ROOT
 
 NAME = "demo"
 DOMAIN = STACK_DOMAIN
@@ -99,7 +99,9 @@ def listeners(box, proto: str = "t") -> list[tuple[str, int, str]]:
 # -- ports ---------------------------------------------------------------------------
 
 
-def test_the_firewall_plan_what_listens_and_a_full_scan_from_a_peer_agree(stack, scanner, request):
+@pytest.mark.parametrize("suite", SUITES)
+def test_the_firewall_plan_what_listens_and_a_full_scan_from_a_peer_agree(suite, stacks, scanner, request):
+    stack = stacks(suite)
     declared = declared_ports(stack)
     assert declared == {22, 80, 443}, "the demo's single box serves ssh, http and https"
     # Beyond loopback nothing else even listens: the data services stay out of
@@ -120,7 +122,7 @@ def test_the_firewall_plan_what_listens_and_a_full_scan_from_a_peer_agree(stack,
     others = {e.get("state"): int(e.get("count")) for e in scan.iter("extraports")}
     report(
         request,
-        f"full TCP scan of the stack box from a peer ({seconds:.0f} s): open {sorted(ports)}, "
+        f"full TCP scan of the {suite} stack box from a peer ({seconds:.0f} s): open {sorted(ports)}, "
         f"other ports {others}; listening on loopback only: {local}",
     )
     assert {p for p, state in ports.items() if state == "open"} == declared
@@ -168,13 +170,13 @@ def assert_strong_tls_only(offered: dict, least: str) -> None:
     assert least == "A"
 
 
-@pytest.mark.parametrize("target", ["stack", "balancer"])
-def test_tls_offers_only_1_2_and_1_3_with_forward_secret_aead_suites(target, scanner, request):
-    box = request.getfixturevalue(target)
+@pytest.mark.parametrize("target", [*SUITES, "balancer"])
+def test_tls_offers_only_1_2_and_1_3_with_forward_secret_aead_suites(target, stacks, scanner, request):
+    box = request.getfixturevalue(target) if target == "balancer" else stacks(target)
     offered, least = tls_offered(scanner, box)
     report(
         request,
-        f"TLS of the {target} ({'nginx' if target == 'stack' else 'haproxy, ACME certificate'}): "
+        f"TLS of the {target} ({'haproxy, ACME certificate' if target == 'balancer' else 'nginx'}): "
         + "; ".join(
             f"{proto}: {', '.join(n for n, _ in suites)}" for proto, suites in sorted(offered.items())
         )

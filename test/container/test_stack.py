@@ -5,8 +5,8 @@ pages through nginx with their database round trip, Celery tasks through
 RabbitMQ, unknown hosts refused, logs shipped over TLS, a worker killed with
 tasks in flight losing none, and a reboot serving again within 30 s.
 
-One box per session (conftest's `stack_box`), its logs going to a receiver
-box. The destructive tests (kill, restart) come last and leave the box as
+One box per Debian suite (conftest's `stacks`: Debian 12 and 13), each
+with its logs going to a receiver box; every check runs on both. The destructive tests (kill, restart) come last and leave the box as
 they found it. What the data-tier tests check on a box of their own
 (test_postgresql.py: listed peers only, SCRAM; test_rabbitmq.py: guest gone,
 vhost-only user) is checked again here where it can differ: with every role
@@ -28,21 +28,12 @@ from app_helpers import pid, status, wait_new_pid
 from box_helpers import helper
 from site_client import DOMAIN, fetch, pin
 
+from tools.harness.dockerbox import SUITES, TEST_PILLAR_ROOT
+
 NAME = "demo"
 WORKER = f"{NAME}-celery"
 TASKS = 20
-STACK_SERVICES = {
-    f"{unit}.service"
-    for unit in (
-        "nginx",
-        "supervisor",
-        "postgresql@15-main",
-        "rabbitmq-server",
-        "redis-server",
-        "memcached",
-        "rsyslog",
-    )
-}
+SERVICES = ("nginx", "supervisor", "rabbitmq-server", "redis-server", "memcached", "rsyslog")
 
 
 # -- HTTP from the test host to nginx on the box --------------------------------
@@ -116,9 +107,15 @@ def boot_services(box) -> set:
     return {line.split()[0] for line in out.splitlines() if line.split()[1].startswith("enabled")}
 
 
-@pytest.fixture(scope="module")
-def box(stack_box):
-    return pin(stack_box)
+def stack_services(box) -> set:
+    """The stack's units; PostgreSQL's names the release's major (the derived settings say which)."""
+    out = box.salt_call("--out=json", "webstack.settings", pillar_root=TEST_PILLAR_ROOT, check=True).stdout
+    return {f"{unit}.service" for unit in SERVICES + (json.loads(out)["local"]["postgresql"]["service"],)}
+
+
+@pytest.fixture(scope="module", params=SUITES)
+def box(request, stacks):
+    return pin(stacks(request.param))
 
 
 # -- serving ----------------------------------------------------------------------
@@ -172,7 +169,7 @@ def test_a_task_queued_by_the_app_runs_on_the_worker_through_rabbitmq(box):
     assert re.search(rf"^CELERY_BROKER_URL='?amqp://{NAME}:[^@]+@127\.0\.0\.1:5672/{NAME}'?$", env, re.M)
     token = queue_task(box, 12)
     result = wait_results(box, {token: 12}, timeout=30)[token]
-    assert result == {"status": "done", "value": 144, "worker": "stack"}
+    assert result == {"status": "done", "value": 144, "worker": box.hostname}
     # The listing reads the same rows back.
     status_, body = fetch(box, "/tasks/")
     assert status_ == 200 and token in body
@@ -184,17 +181,17 @@ def test_a_task_queued_by_the_app_runs_on_the_worker_through_rabbitmq(box):
 
 
 def test_syslog_gunicorn_and_nginx_lines_arrive_at_the_receiver_over_tls(box):
-    receiver, marker = box.receiver, f"probe-{uuid.uuid4().hex[:10]}"
+    receiver, marker, host = box.receiver, f"probe-{uuid.uuid4().hex[:10]}", box.hostname
     box.exec(["logger", "--tag", "probe", marker])
     status_, _ = fetch(box, f"/{marker}/")
     assert status_ == 404
-    receiver.wait_for(rf" stack probe .*{marker}", timeout=30)
+    receiver.wait_for(rf" {host} probe .*{marker}", timeout=30)
     # The app's stderr (Django's log) through supervisord to syslog.
-    receiver.wait_for(rf" stack supervisord .*{NAME}-gunicorn Not Found: /{marker}/", timeout=30)
+    receiver.wait_for(rf" {host} supervisord .*{NAME}-gunicorn Not Found: /{marker}/", timeout=30)
     # nginx's access log, followed from its file.
-    receiver.wait_for(rf" stack nginx-access .*\"GET /{marker}/ HTTP/[\d.]+\" 404 ", timeout=30)
+    receiver.wait_for(rf" {host} nginx-access .*\"GET /{marker}/ HTTP/[\d.]+\" 404 ", timeout=30)
     # Gunicorn's own lines, from its start during the converge.
-    receiver.wait_for(rf" stack supervisord .*{NAME}-gunicorn .*Listening at: unix:/run/{NAME}/", timeout=5)
+    receiver.wait_for(rf" {host} supervisord .*{NAME}-gunicorn .*Listening at: unix:/run/{NAME}/", timeout=5)
     handshakes = [e for e in receiver.events() if f" handshake {box.address} TLSv1." in e]
     assert handshakes, receiver.events()
 
@@ -236,7 +233,7 @@ def test_rabbitmq_has_no_guest_and_the_app_user_only_its_vhost(box):
 
 
 def test_every_service_is_enabled_and_running(box):
-    for unit in sorted(STACK_SERVICES | {"ssh.service", "ufw.service"}):
+    for unit in sorted(stack_services(box) | {"ssh.service", "ufw.service"}):
         service = box.host.service(unit)
         assert service.is_enabled and service.is_running, unit
 
@@ -313,8 +310,8 @@ def test_a_killed_worker_loses_none_of_the_queued_tasks(box):
 
 
 def test_after_a_restart_everything_serves_again_within_30_seconds(box):
-    services = boot_services(box)
-    assert STACK_SERVICES <= services, STACK_SERVICES - services
+    services, wanted = boot_services(box), stack_services(box)
+    assert wanted <= services, wanted - services
     t0 = time.monotonic()
     box.restart()
     pin(box)

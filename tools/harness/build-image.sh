@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# Build the local Debian 12 base image with systemd as PID 1 (no registry here:
-# debootstrap a root and `docker import` it). Skipped when an image built from
-# the same inputs (this script and the host's apt sources) already exists.
+# Build a local Debian base image with systemd as PID 1 (no registry here:
+# debootstrap a root and `docker import` it). The tag names the suite:
+#   build-image.sh webstack-base:bookworm    # Debian 12 (the default)
+#   build-image.sh webstack-base:trixie      # Debian 13
+# Skipped when an image built from the same inputs (this script, the suite and
+# the host's apt sources) already exists.
 set -euo pipefail
 
 IMAGE=${1:-webstack-base:bookworm}
-SUITE=bookworm
+SUITE=${IMAGE##*:}
 here=$(cd "$(dirname "$0")" && pwd)
 
-inputs=$( { cat "$0"; cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } | sha256sum | cut -c1-16)
+inputs=$( { cat "$0"; echo "$SUITE"; cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } | sha256sum | cut -c1-16)
 have=$(docker image inspect "$IMAGE" --format '{{index .Config.Labels "webstack.inputs"}}' 2>/dev/null || true)
 if [ "$have" = "$inputs" ]; then
     echo "base image $IMAGE is up to date ($inputs)"
     exit 0
 fi
 
+host_suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 # The mirror the host itself uses, so the container reaches the same archive.
 mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '/^deb / && $3 == "'$SUITE'" {print $2; exit}' /etc/apt/sources.list)
+[ -n "$mirror" ] || mirror=$(awk '/^deb / && $3 == "'$host_suite'" {print $2; exit}' /etc/apt/sources.list)
 [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
 
 root=$(mktemp -d /var/tmp/webstack-rootfs.XXXXXX)
@@ -28,10 +32,11 @@ debootstrap --variant=minbase \
     "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 || { tail -20 "$root.log"; exit 1; }
 rm -f "$root.log"
 
-# Same apt sources and apt settings as the host, minus third-party repos.
+# Same apt sources and apt settings as the host, minus third-party repos, with
+# the host's suite names (bookworm, bookworm-security, ...) turned into the image's.
 rm -f "$root/etc/apt/sources.list"
 for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
-    [ -f "$f" ] && cp "$f" "$root/etc/apt/sources.list.d/$(basename "$f" .list).${f##*.}"
+    [ -f "$f" ] && sed "s/\b$host_suite\b/$SUITE/g" "$f" >"$root/etc/apt/sources.list.d/$(basename "$f" .list).${f##*.}"
 done
 cp /etc/apt/apt.conf.d/* "$root/etc/apt/apt.conf.d/" 2>/dev/null || true
 # HTTPS to the registries may pass a proxy whose CA the host trusts.

@@ -2,9 +2,10 @@
 Systemd containers converged by this Salt tree: what `make demo`, the tests,
 the fleet and the benchmarks drive.
 
-A Box is a container from the local Debian 12 image running systemd as PID 1,
-with this repository mounted read-only at /opt/webstack (where the minion
-config in etc/salt/minion.d expects it) and Salt installed in /opt/salt.
+A Box is a container from a local Debian image (12 bookworm, the default, or
+13 trixie) running systemd as PID 1, with this repository mounted read-only at
+/opt/webstack (where the minion config in etc/salt/minion.d expects it) and
+Salt installed in /opt/salt.
 """
 
 from __future__ import annotations
@@ -24,8 +25,22 @@ import docker.errors
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent.parent
-BASE_IMAGE = "webstack-base:bookworm"
-SALT_IMAGE = "webstack-salt:bookworm"
+# The Debian suites converged in the tests, oldest first; the first is the default.
+SUITES = ("bookworm", "trixie")
+
+
+def base_image(suite: str = SUITES[0]) -> str:
+    """The debootstrapped image of `suite` (tools/harness/build-image.sh)."""
+    return f"webstack-base:{suite}"
+
+
+def salt_image(suite: str = SUITES[0]) -> str:
+    """`base_image(suite)` with Salt installed (build_salt_image)."""
+    return f"webstack-salt:{suite}"
+
+
+BASE_IMAGE = base_image()
+SALT_IMAGE = salt_image()
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
 MOUNT = "/opt/webstack"
 TEST_PILLAR_ROOT = "/etc/webstack/pillar"
@@ -49,10 +64,10 @@ def client() -> docker.DockerClient:
     return docker.from_env(version="auto", timeout=600)
 
 
-def salt_image_inputs() -> str:
-    """What the Salt image is made of: the base image, the wheels and the installer."""
+def salt_image_inputs(suite: str) -> str:
+    """What a Salt image is made of: its base image, the wheels and the installer."""
     h = hashlib.sha256()
-    h.update(client().images.get(BASE_IMAGE).id.encode())
+    h.update(client().images.get(base_image(suite)).id.encode())
     for path in sorted(WHEELHOUSE.glob("*.whl")):
         h.update(path.name.encode())
     for path in (REPO / "requirements-minion.txt", REPO / "tools" / "server" / "install-salt.sh"):
@@ -60,22 +75,21 @@ def salt_image_inputs() -> str:
     return h.hexdigest()[:16]
 
 
-def build_salt_image(log=print) -> None:
-    """The base image with Salt installed: tests skip the Salt install per box."""
-    inputs = salt_image_inputs()
+def build_salt_image(suite: str) -> str:
+    """A base image with Salt installed (tests skip the Salt install per box); says what it did."""
+    inputs, image = salt_image_inputs(suite), salt_image(suite)
     try:
-        have = client().images.get(SALT_IMAGE).labels.get("webstack.inputs")
+        have = client().images.get(image).labels.get("webstack.inputs")
     except docker.errors.ImageNotFound:
         have = None
     if have == inputs:
-        log(f"salt image {SALT_IMAGE} is up to date ({inputs})")
-        return
-    box = Box.start(f"webstack-salt-build-{inputs}", image=BASE_IMAGE)
+        return f"{image} is up to date ({inputs})"
+    box = Box.start(f"webstack-salt-build-{inputs}", image=base_image(suite))
     try:
         box.install_salt()
         box.container.commit(
-            repository=SALT_IMAGE.split(":")[0],
-            tag=SALT_IMAGE.split(":")[1],
+            repository=image.split(":")[0],
+            tag=image.split(":")[1],
             changes=[
                 'CMD ["/lib/systemd/systemd"]',
                 "ENV container=docker",
@@ -84,7 +98,7 @@ def build_salt_image(log=print) -> None:
         )
     finally:
         box.remove()
-    log(f"built {SALT_IMAGE} ({inputs})")
+    return f"built {image} ({inputs})"
 
 
 @dataclasses.dataclass
@@ -323,10 +337,10 @@ class Box:
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:] == ["build-salt-image"]:
-        build_salt_image()
+    if sys.argv[1:2] == ["build-salt-image"] and set(sys.argv[2:]) <= set(SUITES):
+        print("; ".join(build_salt_image(suite) for suite in sys.argv[2:] or SUITES))
     else:
-        sys.exit("usage: python -m tools.harness.dockerbox build-salt-image")
+        sys.exit(f"usage: python -m tools.harness.dockerbox build-salt-image [{' | '.join(SUITES)} ...]")
 
 
 def with_settings(pillar: dict, **sections) -> dict:

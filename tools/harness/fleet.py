@@ -141,11 +141,19 @@ def row(minion: str, result: Apply) -> str:
 class Fleet:
     """The master and minion containers of one fleet, on one docker network."""
 
-    def __init__(self, prefix: str = PREFIX, minions: dict | None = None, image: str = SALT_IMAGE):
+    def __init__(
+        self,
+        prefix: str = PREFIX,
+        minions: dict | None = None,
+        image: str = SALT_IMAGE,
+        images: dict | None = None,
+    ):
         self.prefix = prefix
         self.network = prefix
         self.minions = dict(minions or MINIONS)
         self.image = image
+        # Hosts on another release than `image` (host -> image).
+        self.images = dict(images or {})
         self.boxes: dict[str, Box] = {}
 
     # -- containers -------------------------------------------------------
@@ -167,17 +175,17 @@ class Fleet:
 
     def _box(self, host: str) -> Box:
         """The running container of `host`, reused when it runs our image, else (re)made."""
-        name = self.container_name(host)
+        name, image = self.container_name(host), self.images.get(host, self.image)
         try:
             existing = client().containers.get(name)
-            if existing.status == "running" and self.image in existing.image.tags:
+            if existing.status == "running" and image in existing.image.tags:
                 return Box(existing)
         except docker.errors.NotFound:
             pass
         endpoint = client().api.create_endpoint_config(aliases=[host])
         return Box.start(
             name,
-            image=self.image,
+            image=image,
             network=self.network,
             hostname=host,
             labels={"webstack.fleet": self.prefix},

@@ -2,7 +2,8 @@
 # Host set-up for the demo and the tests, each step skipped when its result
 # exists and its inputs haven't changed:
 #   apt packages -> Docker engine answering -> .venv -> Salt wheelhouse ->
-#   base image (debootstrap) -> Salt image (base + Salt).
+#   base images (debootstrap: Debian 12 and 13) -> the wheelhouse's Python 3.13
+#   wheels (built in a Debian 13 container) -> Salt images (base + Salt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .cache
@@ -72,8 +73,27 @@ else
     echo "built ($(ls .cache/wheelhouse | wc -l) wheels)"
 fi
 
-step "base image"
-bash tools/harness/build-image.sh
+step "base images"
+bash tools/harness/build-image.sh webstack-base:bookworm
+step ""
+bash tools/harness/build-image.sh webstack-base:trixie
 
-step "salt image"
+step "salt wheelhouse (trixie)"
+# Debian 13's Python (3.13) needs its own builds of the compiled wheels (and
+# crypt-r), made in a throw-away container of that image.
+want=$( { cat .cache/wheelhouse.stamp; docker image inspect -f '{{.Id}}' webstack-base:trixie; } | sha256sum | cut -c1-16)
+if stamp_ok wheelhouse-trixie "$want" && compgen -G ".cache/wheelhouse/*-cp313-*.whl" >/dev/null; then
+    echo "up to date"
+else
+    quiet docker run --rm --network bridge -v "$PWD/requirements-minion.txt:/tmp/requirements.txt:ro" \
+        -v "$PWD/.cache/wheelhouse:/wheelhouse" webstack-base:trixie sh -ec '
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev python3-dev >/dev/null
+        python3 -m venv /tmp/venv
+        /tmp/venv/bin/pip wheel -q --find-links /wheelhouse -r /tmp/requirements.txt -w /wheelhouse'
+    echo "$want" >.cache/wheelhouse-trixie.stamp
+    echo "built ($(ls .cache/wheelhouse/*-cp313-*.whl | wc -l) Python 3.13 wheels)"
+fi
+
+step "salt images"
 .venv/bin/python -m tools.harness.dockerbox build-salt-image
