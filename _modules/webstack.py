@@ -122,6 +122,15 @@ FORMATS = {
         re.compile(rf"^\s*([0-9]+\s*({'|'.join(TIMESPAN_UNITS)})\s*)+$"),
         "a time span like 90s, 10min, 26h or 8d",
     ),
+    "sysctl_value": (
+        # One number, or several on one line ("4096 87380 6291456").
+        re.compile(r"^-?[0-9]+([ \t]+-?[0-9]+)*$"),
+        "a number, or numbers separated by spaces",
+    ),
+    "systemd_directive": (
+        re.compile(r"^[A-Z][A-Za-z]+$"),
+        "a systemd directive name like ProtectSystem",
+    ),
     "pem_certificate": (
         re.compile(rf"^\s*(-----BEGIN CERTIFICATE-----{_PEM_BODY}-----END CERTIFICATE-----\s*)+$"),
         "PEM text of a certificate (-----BEGIN CERTIFICATE----- ...)",
