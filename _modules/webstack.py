@@ -122,6 +122,15 @@ FORMATS = {
         re.compile(rf"^\s*([0-9]+\s*({'|'.join(TIMESPAN_UNITS)})\s*)+$"),
         "a time span like 90s, 10min, 26h or 8d",
     ),
+    "sysctl_value": (
+        # One number, or several on one line ("4096 87380 6291456").
+        re.compile(r"^-?[0-9]+([ \t]+-?[0-9]+)*$"),
+        "a number, or numbers separated by spaces",
+    ),
+    "systemd_directive": (
+        re.compile(r"^[A-Z][A-Za-z]+$"),
+        "a systemd directive name like ProtectSystem",
+    ),
     "pem_certificate": (
         re.compile(rf"^\s*(-----BEGIN CERTIFICATE-----{_PEM_BODY}-----END CERTIFICATE-----\s*)+$"),
         "PEM text of a certificate (-----BEGIN CERTIFICATE----- ...)",
@@ -751,6 +760,11 @@ def _peer_tls(peer_tls):
     return dict(peer_tls, enabled=bool(peer_tls["ca"]), dir=PEER_TLS_DIR, ca_file=f"{PEER_TLS_DIR}/ca.pem")
 
 
+def _hooks(declared):
+    """The functions of a component.yaml `settle` or `derive`: one, several or none."""
+    return [declared] if isinstance(declared, str) else list(declared or [])
+
+
 def _derive(ws, src):
     """What follows from the settings, unless the pillar sets it (see each component.yaml)."""
     project = ws["project"]
@@ -776,6 +790,11 @@ def _derive(ws, src):
     _role_settings(ws, src, ws["roles"])
     for component, decl in src["declared"].items():
         conf = ws.setdefault(component, {})
+        # What this box already has that the layouts follow (component.yaml
+        # `settle`), before they are filled in.
+        if component in here:
+            for hook in _hooks(decl.get("settle")):
+                conf.update(__salt__[hook](conf, ws))
         for key in decl.get("fill", ()):
             conf[key] = _fill(conf[key], ws, conf)
         for key, template in (decl.get("derived") or {}).items():
@@ -832,8 +851,7 @@ def _derive(ws, src):
     # What only Python can work out (component.yaml `derive`, one hook or
     # several in order), for this box's components, given every other setting.
     for component in ws["components"]:
-        hooks = src["declared"][component].get("derive") or []
-        for hook in [hooks] if isinstance(hooks, str) else hooks:
+        for hook in _hooks(src["declared"][component].get("derive")):
             ws[component].update(__salt__[hook](ws[component], ws))
 
     # Each component's packages and ports (and logs it follows), as this

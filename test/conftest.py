@@ -153,6 +153,9 @@ def minion_opts(tmp: Path, grains: dict | None = None, pillar_root: Path | None 
         grains=dict(grains or {}),
         autoload_dynamic_modules=False,
         clean_dynamic_modules=False,
+        # Where postgresql_major looks for the clusters a box runs: not the
+        # test host's own (tests put theirs there).
+        **{"postgresql_major.root": str(tmp / "root")},
     )
     # Salt's grains loader takes static grains from the `grains` key of
     # conf_file (not from opts): without this, a Caller renders with the test

@@ -4,7 +4,9 @@ else does; a peer gets in only once it is listed, over TLS only; a config change
 server and restarts it only when a setting needs it.
 
 One db box, converged four times (single box, a fictitious client, the peer
-listed with a reload-only change, a change that needs a restart). Each test
+listed with a reload-only change, a change that needs a restart), then
+asked for another PostgreSQL major, which it refuses to start beside its
+cluster. Each test
 names the pillar it starts from (conftest's `converged_to`): in file order
 no converge is repeated, and a test run alone still starts where it should.
 """
@@ -15,6 +17,7 @@ import json
 
 import pytest
 from conftest import converge, converged_to, load_pillar, with_settings
+from figures import report
 
 from tools.harness.dockerbox import TEST_PILLAR_ROOT
 
@@ -189,3 +192,32 @@ def test_a_change_that_needs_a_restart_restarts_and_the_role_is_idempotent(pg, i
     assert admin(db, "SELECT count(*) FROM pg_settings WHERE pending_restart") == "0"
     again = idempotent(db, final(peer), "postgresql")
     print("re-apply:", again.summary())
+
+
+def test_another_major_keeps_the_cluster_and_says_so(pg, request):
+    """
+    A pillar naming PostgreSQL 17 on a box running 15 (as Debian 13's default
+    would after a release upgrade): the run keeps 15/main and says so; no
+    second cluster, no postgresql-17 (bookworm has none: installing it would
+    fail the run).
+    """
+    db, peer = pg
+    converged_to(db, final(peer), "postgresql")
+    other = with_settings(final(peer), postgresql={"version": "17"})
+    ran = converge(db, other, "postgresql")
+    assert not ran.changed, ran.explain()
+    said = ran.by_id["postgresql-keeps-the-cluster-this-box-runs"]["comment"]
+    assert "PostgreSQL 15/main is kept" in said and "asks for 17" in said, said
+    assert ran.by_id["postgresql-cluster-is-running"]["name"] == "postgresql@15-main"
+    report(request, f"another major asked: {ran.summary()}; it said: {said}")
+    dry = db.apply(other, "postgresql", test=True)
+    assert dry.ok and not dry.changed and not dry.pending, dry.explain()
+    clusters = db.exec(["pg_lsclusters", "--no-header"]).stdout.split("\n")
+    assert [line.split()[:4] for line in clusters if line] == [["15", "main", "5432", "online"]]
+    assert db.exec(["dpkg-query", "-W", "postgresql-17"], check=False).rc != 0
+    out = psql(db, conninfo("127.0.0.1"), "SELECT current_user || '@' || current_database()")
+    assert out.rc == 0 and out.stdout.strip() == "shop@shop", out.stderr
+
+    # Back to the box's own pillar: nothing to change, nothing to say.
+    back = converge(db, final(peer), "postgresql")
+    assert not back.changed and "postgresql-keeps-the-cluster-this-box-runs" not in back.by_id, back.explain()
