@@ -25,9 +25,12 @@ fleet: setup
 bench: setup
 	@$(PY) -m tools.harness.bench
 
-# The fast layers first: a broken render fails in seconds, not after the containers.
+# The fast layers first, on both cores (pytest-xdist): a broken render fails in
+# minutes, not after the containers. Then the containers, one session sharing
+# its boxes; the slowest tests listed, to keep an eye on the run's length.
 test: setup
-	$(PYTEST) test/unit test/render test/container
+	$(PYTEST) -n 2 test/unit test/render
+	$(PYTEST) --durations=15 test/container
 
 # Unit and render tests only: seconds, no Docker.
 test-fast:
@@ -44,5 +47,5 @@ lint:
 clean:
 	-docker ps -aq --filter label=webstack | xargs -r docker rm -f
 	-docker network ls -q --filter label=webstack | xargs -r docker network rm
-	-docker image rm webstack-salt:bookworm webstack-base:bookworm
+	-docker image rm webstack-salt:bookworm webstack-base:bookworm webstack-salt:trixie webstack-base:trixie
 	rm -rf .venv .cache .pytest_cache

@@ -19,7 +19,7 @@ from figures import report
 
 STATES = "base,users,ssh,firewall,fail2ban"
 # Long enough for two applies (assert_idempotent) while the ban holds.
-BANTIME = 90
+BANTIME = 60
 MAXRETRY = 5
 SSH = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=3", "-o", "LogLevel=ERROR"]
 SSH += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]

@@ -6,8 +6,9 @@ RabbitMQ, unknown hosts refused, logs shipped over TLS, a worker killed with
 tasks in flight losing none, and a reboot serving again within 30 s.
 
 One box per Debian suite (conftest's `stacks`: Debian 12 and 13), each
-with its logs going to a receiver box; every check runs on both. The destructive tests (kill, restart) come last and leave the box as
-they found it. What the data-tier tests check on a box of their own
+with its logs going to a receiver box; every check runs on both. The
+destructive tests (kill, restart) come last and leave the box as they found
+it. What the data-tier tests check on a box of their own
 (test_postgresql.py: listed peers only, SCRAM; test_rabbitmq.py: guest gone,
 vhost-only user) is checked again here where it can differ: with every role
 and the firewall on the same box.

@@ -255,6 +255,23 @@ def test_ssh_audit_from_a_peer_passes_the_releases_hardening_policy_and_warns_on
     assert ssh(site, "bob", "true").rc == 0
 
 
+def test_ssh_audit_passes_debian_13s_policy_with_no_warning_on_the_trixie_stack(
+    request, site, auditor, stacks
+):
+    box = stacks("trixie")
+    settings = box.salt_call("--out=json", "webstack.settings", pillar_root=TEST_PILLAR_ROOT, check=True)
+    policy = json.loads(settings.stdout)["local"]["ssh"]["audit_policy"]
+    assert policy == "Hardened Debian 13 (version 1)"
+    passed = site.peer.exec([*auditor, "-P", policy, box.ip()], check=False)
+    assert passed.rc == 0 and "Passed" in passed.stdout, passed.stdout
+    # OpenSSH 10.0's key exchanges are all post-quantum: nothing left to warn of.
+    time.sleep(5)
+    full = site.peer.exec([*auditor, box.ip()], check=False)
+    flagged = [line for line in full.stdout.splitlines() if re.search(r"\[(fail|warn)\]", line)]
+    assert flagged == [] and "DHEat" not in full.stdout, full.stdout
+    report(request, f"ssh-audit on Debian 13: '{policy}' passed; default audit: 0 fail, 0 warn, no DHEat")
+
+
 THROTTLE = """
 import socket, sys, time
 opened = []
