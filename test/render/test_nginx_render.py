@@ -169,7 +169,14 @@ def test_pillar_certificate_without_chain_does_not_staple(nginx_sls):
 
 
 @pytest.mark.parametrize(
-    "os_name, rejects", [("ubuntu-22.04", False), ("ubuntu-24.04", True), ("debian-12", True)]
+    "os_name, rejects",
+    [
+        ("ubuntu-22.04", False),
+        ("ubuntu-24.04", True),
+        ("ubuntu-26.04", True),
+        ("debian-12", True),
+        ("debian-13", True),
+    ],
 )
 def test_unknown_names_on_443_per_release(nginx_sls, os_name, rejects):
     files, _ = config(nginx_sls(site_pillar(tls={"enabled": True, "self_signed": True}), os_name))
