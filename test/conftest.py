@@ -59,6 +59,15 @@ OS_GRAINS = {
         oscodename="noble",
         lsb_distrib_codename="noble",
     ),
+    "ubuntu-26.04": dict(
+        os="Ubuntu",
+        os_family="Debian",
+        osfinger="Ubuntu-26.04",
+        osrelease="26.04",
+        osmajorrelease=26,
+        oscodename="resolute",
+        lsb_distrib_codename="resolute",
+    ),
     "debian-12": dict(
         os="Debian",
         os_family="Debian",
@@ -67,6 +76,15 @@ OS_GRAINS = {
         osmajorrelease=12,
         oscodename="bookworm",
         lsb_distrib_codename="bookworm",
+    ),
+    "debian-13": dict(
+        os="Debian",
+        os_family="Debian",
+        osfinger="Debian-13",
+        osrelease="13",
+        osmajorrelease=13,
+        oscodename="trixie",
+        lsb_distrib_codename="trixie",
     ),
 }
 HOST_GRAINS = dict(num_cpus=2, mem_total=4096, virtual="kvm", init="systemd", kernel="Linux")

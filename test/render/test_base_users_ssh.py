@@ -142,7 +142,12 @@ KEX = {
     "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256",
     "ubuntu-24.04": "sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,"
     "diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512",
+    # OpenSSH 10: post-quantum key exchanges only.
+    "debian-13": "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com",
+    "ubuntu-26.04": "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com",
 }
+# The guides that put hmac-sha2-512 first.
+MACS_512_FIRST = {"ubuntu-24.04", "ubuntu-26.04", "debian-13"}
 
 
 @pytest.mark.parametrize("os_name", sorted(KEX))
@@ -150,7 +155,7 @@ def test_each_release_offers_only_its_guides_algorithms_with_limits(render, os_n
     high, lines, effective = _config(render, os_name)
     assert f"KexAlgorithms {KEX[os_name]}" in lines
     macs = "hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com"
-    if os_name != "ubuntu-24.04":
+    if os_name not in MACS_512_FIRST:
         macs = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,umac-128-etm@openssh.com"
     assert f"MACs {macs}" in lines
     assert (

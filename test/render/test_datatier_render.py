@@ -8,7 +8,13 @@ from conftest import OS_GRAINS, load_pillar, with_settings
 from tools.harness.dockerbox import REPO
 
 STATES = REPO / "salt" / "states"
-VERSIONS = {"debian-12": "15", "ubuntu-22.04": "14", "ubuntu-24.04": "16"}
+VERSIONS = {
+    "debian-12": "15",
+    "debian-13": "17",
+    "ubuntu-22.04": "14",
+    "ubuntu-24.04": "16",
+    "ubuntu-26.04": "18",
+}
 STATES_UNDER_TEST = ("postgresql", "rabbitmq", "cache")
 CLIENTS = ["10.0.0.31", "10.0.1.0/24"]
 # Listen addresses pinned: the route to the clients is the test host's own business.

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-from conftest import load_pillar, with_settings
+from conftest import OS_GRAINS, load_pillar, with_settings
 
 from tools.harness.dockerbox import REPO
 
@@ -156,7 +156,7 @@ def args(high, state_id):
     return out
 
 
-@pytest.mark.parametrize("os_name", ["debian-12", "ubuntu-22.04", "ubuntu-24.04"])
+@pytest.mark.parametrize("os_name", sorted(OS_GRAINS))
 def test_forwarding_is_checked_before_it_lands_and_restarts_rsyslog(render, os_name):
     high = render(os_name, pillar(remote={**PAPERTRAIL, "ca": CA}), "logging", roles=[])
     conf = args(high, CONFIG_ID)
@@ -174,7 +174,7 @@ def test_forwarding_is_checked_before_it_lands_and_restarts_rsyslog(render, os_n
     assert service["fun"] == "running" and service["enable"] is True
     assert {"sls": "logging.forward"} in service["watch"]
     apparmor = "logging-apparmor-profile-of-rsyslogd-is-reloaded"
-    assert (apparmor in high) == (os_name == "ubuntu-24.04")
+    assert (apparmor in high) == (os_name in ("ubuntu-24.04", "ubuntu-26.04"))
 
 
 def test_ubuntu_24_04_lets_rsyslogd_read_the_system_bundle_and_followed_files(render):

@@ -169,14 +169,30 @@ def test_pillar_certificate_without_chain_does_not_staple(nginx_sls):
 
 
 @pytest.mark.parametrize(
-    "os_name, rejects", [("ubuntu-22.04", False), ("ubuntu-24.04", True), ("debian-12", True)]
+    "os_name, rejects, http2_directive",
+    [
+        ("ubuntu-22.04", False, False),
+        ("ubuntu-24.04", True, False),
+        ("ubuntu-26.04", True, True),
+        ("debian-12", True, False),
+        ("debian-13", True, True),
+    ],
 )
-def test_unknown_names_on_443_per_release(nginx_sls, os_name, rejects):
+def test_unknown_names_on_443_and_http2_per_release(nginx_sls, os_name, rejects, http2_directive):
     files, _ = config(nginx_sls(site_pillar(tls={"enabled": True, "self_signed": True}), os_name))
     catch_all = files["sites-available/webstack-catch-all.conf"]
+    site = files["sites-available/webstack-site.conf"]
     assert ("ssl_reject_handshake on;" in catch_all) is rejects
     assert ("ssl_certificate tls/selfsigned.crt;" in catch_all) is not rejects
     assert "return 444;" in catch_all
+    # nginx 1.25.1+ warns about `listen ... http2`: its own directive there.
+    if http2_directive:
+        assert "listen 443 ssl default_server;" in catch_all and "    http2 on;" in catch_all
+        assert "listen 443 ssl;" in site and "    http2 on;" in site
+        assert "http2;" not in catch_all + site and "http2 default_server" not in catch_all
+    else:
+        assert "listen 443 ssl http2 default_server;" in catch_all and "listen 443 ssl http2;" in site
+        assert "http2 on;" not in catch_all + site
 
 
 def test_trusted_proxies_and_extra(nginx_sls):

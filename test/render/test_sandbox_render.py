@@ -118,7 +118,13 @@ def test_the_pillar_overrides_directives_or_turns_a_sandbox_off(render):
 
 
 @pytest.mark.parametrize(
-    "os_name, unit", [("ubuntu-22.04", "postgresql@14-main"), ("ubuntu-24.04", "postgresql@16-main")]
+    "os_name, unit",
+    [
+        ("ubuntu-22.04", "postgresql@14-main"),
+        ("ubuntu-24.04", "postgresql@16-main"),
+        ("ubuntu-26.04", "postgresql@18-main"),
+        ("debian-13", "postgresql@17-main"),
+    ],
 )
 def test_the_postgresql_unit_follows_the_release(render, os_name, unit):
     high = render(os_name, with_settings(load_pillar("demo"), roles=["db"]), "base.sandbox", roles=[])

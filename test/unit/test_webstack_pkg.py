@@ -40,6 +40,9 @@ def test_only_the_caches_enabled_are_installed(pkg):
     [
         ("ubuntu-22.04", "postgresql-14", "python3.10-venv"),
         ("ubuntu-24.04", "postgresql-16", "python3.12-venv"),
+        ("ubuntu-26.04", "postgresql-18", "python3.14-venv"),
+        ("debian-12", "postgresql-15", "python3.11-venv"),
+        ("debian-13", "postgresql-17", "python3.13-venv"),
     ],
 )
 def test_package_names_follow_the_release(pkg, grains, postgres, venv):
