@@ -13,6 +13,7 @@ and checks the run; `assert_idempotent` is the shared zero-changes check.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import types
 import uuid
@@ -415,7 +416,7 @@ def stacks(boxes):
     """
     `stacks(suite)`: the box holding every single-box role (web, worker, db,
     queue, cache: the demo pillar, highstate) on that Debian suite's image
-    (dockerbox.SUITES), converged once per session when first asked for,
+    (dockerbox.SUITES), all converged once per session when one is first asked for,
     shipping its logs over TLS to a receiver box. Shared across test files:
     use it read-only, or put back what you change. `.pillar` is what it was
     converged with, `.receiver` the SyslogReceiver, `.first` the converge's
@@ -424,8 +425,12 @@ def stacks(boxes):
     made: dict[str, Box] = {}
 
     def get(suite: str) -> Box:
-        if suite not in made:
-            made[suite] = _start_stack(boxes, suite)
+        if not made:
+            # Every suite's stack at the first ask, side by side: a converge
+            # waits mostly on apt and on services starting, so two take little
+            # longer than one.
+            with concurrent.futures.ThreadPoolExecutor(len(SUITES)) as pool:
+                made.update(zip(SUITES, pool.map(lambda s: _start_stack(boxes, s), SUITES), strict=True))
         return made[suite]
 
     return get

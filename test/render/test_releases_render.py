@@ -1,11 +1,13 @@
 """Each supported release gets the packages and versions osmap.yaml names
 for it: the whole demo highstate compiled under the release's grains, and
-the ssh lists checked against ssh-audit's own policy for that release."""
+the ssh lists checked against ssh-audit's own policy for that release (its
+built-in policies, from the package the container tests audit with)."""
 
 import re
 
 import pytest
 from conftest import OS_GRAINS, load_pillar
+from ssh_audit.builtin_policies import BUILTIN_POLICIES
 
 # What each release ships (osmap.yaml's comments say where this was read):
 # the default Python the app's virtualenv is made from, PostgreSQL's major,
@@ -18,70 +20,8 @@ RELEASES = {
     "ubuntu-26.04": ("3.14", "18", "Hardened Ubuntu Server 26.04 LTS (version 1)"),
 }
 
-# ssh-audit 3.9.0's built-in policies (ssh_audit/builtin_policies.py), as it
-# lists them; sshd adds ext-info-s and kex-strict-s-v00@openssh.com itself,
-# so ours leave them out.
-_CIPHERS = [
-    "chacha20-poly1305@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes256-ctr",
-    "aes192-ctr",
-    "aes128-gcm@openssh.com",
-    "aes128-ctr",
-]
-_MACS_256_FIRST = [
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-    "umac-128-etm@openssh.com",
-]
-_MACS_512_FIRST = [_MACS_256_FIRST[1], _MACS_256_FIRST[0], _MACS_256_FIRST[2]]
-_POST_QUANTUM = ["mlkem768x25519-sha256", "sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com"]
-_HOST_KEYS = ["ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256"]
-_OPTIONAL_HOST_KEYS = [
-    "sk-ssh-ed25519@openssh.com",
-    "ssh-ed25519-cert-v01@openssh.com",
-    "sk-ssh-ed25519-cert-v01@openssh.com",
-    "rsa-sha2-256-cert-v01@openssh.com",
-    "rsa-sha2-512-cert-v01@openssh.com",
-]
-SSH_AUDIT_POLICIES = {
-    "Hardened Debian 12 (version 3)": {
-        "kex": [
-            "sntrup761x25519-sha512",
-            "sntrup761x25519-sha512@openssh.com",
-            "curve25519-sha256",
-            "curve25519-sha256@libssh.org",
-            "diffie-hellman-group16-sha512",
-            "diffie-hellman-group18-sha512",
-            "diffie-hellman-group-exchange-sha256",
-        ],
-        "macs": _MACS_256_FIRST,
-    },
-    "Hardened Debian 13 (version 1)": {"kex": _POST_QUANTUM, "macs": _MACS_512_FIRST},
-    "Hardened Ubuntu Server 22.04 LTS (version 6)": {
-        "kex": [
-            "sntrup761x25519-sha512@openssh.com",
-            "curve25519-sha256",
-            "curve25519-sha256@libssh.org",
-            "diffie-hellman-group16-sha512",
-            "diffie-hellman-group18-sha512",
-            "diffie-hellman-group-exchange-sha256",
-        ],
-        "macs": _MACS_256_FIRST,
-    },
-    "Hardened Ubuntu Server 24.04 LTS (version 2)": {
-        "kex": [
-            "sntrup761x25519-sha512@openssh.com",
-            "curve25519-sha256",
-            "curve25519-sha256@libssh.org",
-            "diffie-hellman-group18-sha512",
-            "diffie-hellman-group-exchange-sha256",
-            "diffie-hellman-group16-sha512",
-        ],
-        "macs": _MACS_512_FIRST,
-    },
-    "Hardened Ubuntu Server 26.04 LTS (version 1)": {"kex": _POST_QUANTUM, "macs": _MACS_512_FIRST},
-}
+# sshd adds these to its key exchange list itself: our lists leave them out.
+ADDED_BY_SSHD = {"ext-info-s", "kex-strict-s-v00@openssh.com"}
 
 _HIGH = {}
 
@@ -147,9 +87,10 @@ def test_the_ssh_lists_reproduce_the_releases_ssh_audit_policy(salt_loader, os_n
     ssh = settings()["ssh"]
     policy_name = RELEASES[os_name][2]
     assert ssh["audit_policy"] == policy_name
-    policy = SSH_AUDIT_POLICIES[policy_name]
-    assert ssh["kex"] == policy["kex"]
+    # ssh-audit's own policy (the same release the tests audit with).
+    policy = BUILTIN_POLICIES[policy_name]
+    assert ssh["kex"] == [k for k in policy["kex"] if k not in ADDED_BY_SSHD]
     assert ssh["macs"] == policy["macs"]
-    assert ssh["ciphers"] == _CIPHERS
-    # The policy's host keys all offered, and nothing it does not allow.
-    assert set(_HOST_KEYS) <= set(ssh["host_key_algorithms"]) <= set(_HOST_KEYS + _OPTIONAL_HOST_KEYS)
+    assert ssh["ciphers"] == policy["ciphers"]
+    # The policy's host keys all offered, and nothing it has no size rule for.
+    assert set(policy["host_keys"]) <= set(ssh["host_key_algorithms"]) <= set(policy["hostkey_sizes"])

@@ -74,9 +74,15 @@ else
 fi
 
 step "base images"
-bash tools/harness/build-image.sh webstack-base:bookworm
-step ""
-bash tools/harness/build-image.sh webstack-base:trixie
+# Both at once: debootstrap mostly waits on the mirror.
+bash tools/harness/build-image.sh webstack-base:bookworm >.cache/image-bookworm.log 2>&1 & bookworm=$!
+bash tools/harness/build-image.sh webstack-base:trixie >.cache/image-trixie.log 2>&1 & trixie=$!
+ok=0
+wait $bookworm || ok=1
+wait $trixie || ok=1
+sed '2,$s/^/                            /' .cache/image-bookworm.log
+sed 's/^/                            /' .cache/image-trixie.log
+[ $ok = 0 ] || exit 1
 
 step "salt wheelhouse (trixie)"
 # Debian 13's Python (3.13) needs its own builds of the compiled wheels (and
