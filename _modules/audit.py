@@ -1,0 +1,57 @@
+"""
+The operators' audit trail: one syslog line for every deploy, rollback and
+maintenance switch (what, from what to what, by which ref, the Salt job id),
+under the tag ``webstack-audit``. journald keeps it on the box
+(``journalctl -t webstack-audit``) and rsyslog forwards it with the rest of
+the box's log (Papertrail, when the logging component is on).
+
+CLI Example: ``salt-call audit.trail``
+"""
+
+import subprocess
+import syslog
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "audit"
+
+TAG = "webstack-audit"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def record(action, text, jid=None, **kwargs):
+    """
+    Write one line to the audit trail: ``<action>: <text> (job <jid>)``. The
+    job id is the Salt job's that made the change; called from the command
+    line, this call's own. Returns the line.
+
+    CLI Example: ``salt-call audit.record note "restored the media by hand after ticket 4711"``
+    """
+    jid = jid or kwargs.get("__pub_jid") or __opts__.get("jid")
+    line = f"{action}: {text}" + (f" (job {jid})" if jid else "")
+    syslog.openlog(TAG, syslog.LOG_PID, syslog.LOG_USER)
+    try:
+        syslog.syslog(syslog.LOG_NOTICE, line)
+    finally:
+        syslog.closelog()
+    return line
+
+
+def trail(lines=20):
+    """
+    The newest `lines` lines of the audit trail on this box, oldest first.
+
+    CLI Example: ``salt-call audit.trail lines=50``
+    """
+    res = subprocess.run(
+        ["journalctl", "--no-pager", "-q", "-o", "short-iso", "-t", TAG, "-n", str(int(lines))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise CommandExecutionError(f"journalctl -t {TAG}: {res.stderr.strip()}")
+    return res.stdout.splitlines()
