@@ -8,6 +8,7 @@ the box's log (Papertrail, when the logging component is on).
 CLI Example: ``salt-call audit.trail``
 """
 
+import os
 import subprocess
 import syslog
 
@@ -30,7 +31,7 @@ def record(action, text, jid=None, **kwargs):
 
     CLI Example: ``salt-call audit.record note "restored the media by hand after ticket 4711"``
     """
-    jid = jid or kwargs.get("__pub_jid") or __opts__.get("jid")
+    jid = jid or kwargs.get("__pub_jid") or _job_id()
     line = f"{action}: {text}" + (f" (job {jid})" if jid else "")
     syslog.openlog(TAG, syslog.LOG_PID, syslog.LOG_USER)
     try:
@@ -38,6 +39,16 @@ def record(action, text, jid=None, **kwargs):
     finally:
         syslog.closelog()
     return line
+
+
+def _job_id():
+    """
+    The id of the Salt job this process runs in: a state's functions are not
+    handed it, but the minion lists its running jobs with their processes (a
+    parallel state runs in a child of the job's).
+    """
+    ours = {os.getpid(), os.getppid()}
+    return next((job["jid"] for job in __salt__["saltutil.running"]() if job.get("pid") in ours), None)
 
 
 def trail(lines=20):

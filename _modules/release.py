@@ -10,14 +10,20 @@ reaches the live site::
                                          Python and the requirements: a release
                                          with unchanged requirements runs no pip
     {root}/repo.git                      mirror of a git source
+    {root}/.webstack-hold.json           a rollback's hold: which release
+                                         stays live until the source moves
 
 :func:`deploy` makes a new release (code, virtualenv, Django migrate and
 collectstatic, a health check of the release on a socket of its own), then
 points ``current`` at it and prunes old releases. Anything failing before
 the switch removes the new release and raises, so ``current`` stays on the
-release that was working.
+release that was working (a failed release never counts toward the kept
+ones). :func:`rollback` points ``current`` back at a kept release and
+reloads the app's programs, building nothing, and holds it there (see
+:func:`hold`). Every deploy and rollback writes a line to the audit trail
+(``_modules/audit.py``).
 
-CLI Example: ``salt-call release.live /srv/shop``
+CLI Example: ``salt-call release.list``
 """
 
 import datetime
@@ -39,8 +45,10 @@ import time
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "release"
+__func_alias__ = {"list_": "list"}
 
 META = ".webstack-release.json"
+HOLD = ".webstack-hold.json"
 VENV_DONE = ".webstack-complete"
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
 # Never copied from a local path source, nor part of its id.
@@ -104,15 +112,17 @@ def _paths(root):
         "releases": os.path.join(root, "releases"),
         "venvs": os.path.join(root, "venvs"),
         "mirror": os.path.join(root, "repo.git"),
+        "hold": os.path.join(root, HOLD),
     }
 
 
-def releases(root):
-    """
-    Names of the complete releases under `root`, oldest first.
+def _project_root(root):
+    """`root`, or the project root the pillar's settings give (an operator's call names none)."""
+    return root or __salt__["webstack.settings"]()["project"]["root"]
 
-    CLI Example: ``salt-call release.releases /srv/shop``
-    """
+
+def _releases(root):
+    """Names of the complete releases under `root`, oldest first."""
     base = _paths(root)["releases"]
     try:
         names = os.listdir(base)
@@ -548,7 +558,7 @@ def prune(root, keep, test=False):
     CLI Example: ``salt-call release.prune /srv/shop 5``
     """
     p = _paths(root)
-    names = releases(root)
+    names = _releases(root)
     current = live(root)
     gone = _to_prune(names, os.path.basename(current["dir"]) if current else None, int(keep))
     remaining = [n for n in names if n not in gone]
@@ -564,6 +574,218 @@ def prune(root, keep, test=False):
         for key in unused:
             shutil.rmtree(os.path.join(p["venvs"], key), ignore_errors=True)
     return {"releases": gone, "venvs": unused}
+
+
+def list_(root=None):
+    """
+    The kept releases, oldest first: each one's name, source, ref, commit
+    (``id``), virtualenv, when it was deployed, whether it is ``live`` and
+    whether a rollback ``held`` it there.
+
+    CLI Example: ``salt-call release.list`` (through a master: ``salt -G 'roles:web' release.list``)
+    """
+    root = _project_root(root)
+    current = live(root)
+    held = (hold(root) or {}).get("release")
+    out = []
+    for name in _releases(root):
+        meta = info(os.path.join(_paths(root)["releases"], name)) or {}
+        out.append(
+            {
+                "name": name,
+                "source": meta.get("source"),
+                "ref": meta.get("ref"),
+                "id": meta.get("id"),
+                "venv": meta.get("venv"),
+                "deployed": meta.get("deployed"),
+                "live": bool(current) and os.path.basename(current["dir"]) == name,
+                "held": held == name,
+            }
+        )
+    return out
+
+
+def hold(root=None):
+    """
+    The rollback that holds the live release, or None: which release, and
+    what the source named when it was rolled back from (``from``: its ref and
+    commit). While the source names that same commit, applies leave the held
+    release live; when it names another one, the next apply deploys it.
+
+    CLI Example: ``salt-call release.hold``
+    """
+    try:
+        with open(_paths(_project_root(root))["hold"], encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def unhold(root=None, **kwargs):
+    """
+    Clear a rollback's hold: the next apply deploys what the source names
+    again. Returns the hold cleared, or None when there was none.
+
+    CLI Example: ``salt-call release.unhold``
+    """
+    root = _project_root(root)
+    held = hold(root)
+    if held is None:
+        return None
+    os.unlink(_paths(root)["hold"])
+    __salt__["audit.record"](
+        "unhold",
+        f"{root}: {held['release']} no longer held; the next apply deploys what the source names",
+        jid=kwargs.get("__pub_jid"),
+    )
+    return held
+
+
+def _write_hold(root, data):
+    path = _paths(root)["hold"]
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _pick(root, names, live_name, to):
+    """
+    The release a rollback goes to: `to` (a release name, or the ref or
+    commit of a kept one), else the one before the live one.
+    """
+    if to is None:
+        older = names[: names.index(live_name)] if live_name in names else []
+        if not older:
+            raise CommandExecutionError(f"release.rollback: no release before {live_name} is kept in {root}")
+        return older[-1]
+    to = str(to)
+    metas = {n: info(os.path.join(_paths(root)["releases"], n)) or {} for n in names}
+    matches = [
+        n
+        for n in names
+        if to in (n, metas[n].get("ref")) or (SHA.match(to) and str(metas[n].get("id", "")).startswith(to))
+    ]
+    if not matches:
+        raise CommandExecutionError(
+            f"release.rollback: no kept release is named {to!r} or has that ref or commit;"
+            f" kept: {', '.join(names) or 'none'} (salt-call release.list)"
+        )
+    if matches[-1] == live_name:
+        raise CommandExecutionError(f"release.rollback: {live_name} ({to}) is already live")
+    return matches[-1]
+
+
+def _migrations(release_dir):
+    """The Django migration files a release ships (paths relative to it)."""
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(release_dir):
+        dirnames[:] = [d for d in dirnames if not _ignored(d)]
+        if os.path.basename(dirpath) == "migrations":
+            rel = os.path.relpath(dirpath, release_dir)
+            found.update(os.path.join(rel, f) for f in filenames if f.endswith(".py") and f != "__init__.py")
+    return found
+
+
+def _reload_programs(ws, same_venv, timeout=60):
+    """
+    The project's running supervisor programs, on the code ``current`` now
+    points at: a graceful reload where the program has one (gunicorn: HUP,
+    new workers before the old ones go) and the virtualenv is the same, else
+    a restart (Celery: a warm shutdown, running tasks finish).
+    """
+    prefix = ws["project"]["name"] + "-"
+    running = [
+        name
+        for name, entry in sorted(__salt__["supervisorctl.status"]().items())
+        if name.startswith(prefix) and entry["state"] in ("RUNNING", "STARTING")
+    ]
+    signals = {
+        name: (ws["supervisor"].get(name[len(prefix) :]) or {}).get("reload_signal") if same_venv else None
+        for name in running
+    }
+    done = {}
+    # Graceful reloads first: the site serves the release while Celery's warm shutdown waits for its tasks.
+    for name in sorted(running, key=lambda n: signals[n] is None):
+        if signals[name]:
+            __salt__["supervisorctl.signal"](name, signals[name])
+            done[name] = f"signalled {signals[name]}"
+            continue
+        __salt__["supervisorctl.restart"](name)
+        ok, new = __salt__["supervisorctl.wait_up"](name, timeout)
+        if not ok:
+            raise CommandExecutionError(f"release.rollback: {name} did not come back: {new}")
+        done[name] = "restarted"
+    return done
+
+
+def rollback(to=None, **kwargs):
+    """
+    Make an older kept release live again, building nothing: ``current``
+    switches to it, gunicorn reloads gracefully (a restart when the release
+    runs another virtualenv), Celery restarts warm. Without `to`, the release
+    before the live one; `to` names a release (``release.list``), or the ref
+    or commit of a kept one (the same on every box of a fleet).
+
+    The rollback holds: applies leave it live while the source still names
+    what was rolled back from; they deploy again once the source names
+    something else, or after ``release.unhold``. Migrations are not reversed:
+    the answer warns about migration files the live release has and the
+    older one lacks.
+
+    CLI Example: ``salt-call release.rollback`` or ``salt-call release.rollback to=v1.4.1``
+    (a fleet: ``salt -G 'roles:web or roles:worker' release.rollback to=v1.4.1``)
+    """
+    t0 = time.monotonic()
+    ws = __salt__["webstack.settings"]()
+    root = ws["project"]["root"]
+    p = _paths(root)
+    current = live(root)
+    if current is None:
+        raise CommandExecutionError(f"release.rollback: no release is live in {root}")
+    live_name = os.path.basename(current["dir"])
+    target = _pick(root, _releases(root), live_name, to)
+    target_dir = os.path.join(p["releases"], target)
+    meta = info(target_dir)
+    if not os.path.isfile(os.path.join(p["venvs"], meta["venv"], VENV_DONE)):
+        raise CommandExecutionError(f"release.rollback: the virtualenv of {target} is incomplete or gone")
+    warnings = [
+        f"{live_name} has migrations {target} lacks, and they stay applied: {m}"
+        for m in sorted(_migrations(current["dir"]) - _migrations(target_dir))
+    ]
+    # What the source named when this began: a second rollback keeps the first one's.
+    source = (hold(root) or {}).get("from") or {"ref": current.get("ref"), "id": current["id"]}
+    jid = kwargs.get("__pub_jid")
+    _switch(root, target)
+    held = None
+    if meta["id"] == source["id"]:
+        if os.path.exists(p["hold"]):
+            os.unlink(p["hold"])
+    else:
+        held = {
+            "release": target,
+            "from": source,
+            "job": jid,
+            "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+        _write_hold(root, held)
+    __salt__["audit.record"](
+        "rollback",
+        f"{root}: {live_name} -> {target} (ref {meta['ref'] or meta['source']}, commit {meta['id']})"
+        + (f"; held while the source names {source['id']}" if held else ""),
+        jid=jid,
+    )
+    programs = _reload_programs(ws, meta["venv"] == current["venv"])
+    return {
+        "live": {"old": live_name, "new": target},
+        "ref": meta["ref"],
+        "id": meta["id"],
+        "programs": programs,
+        "hold": held,
+        "warnings": warnings,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
 
 
 # Several app hosts of a fleet deploy at once: on PostgreSQL, migrations run
@@ -684,12 +906,22 @@ def deploy(
         shutil.rmtree(release, ignore_errors=True)
         if isinstance(exc, DeployError):
             done = f" (after {', '.join(hooks)})" if hooks else ""
-            raise DeployError(
-                f"release {want['id']} not deployed{done}, {_before_text(before)}: {exc}"
-            ) from None
+            failed = f"release {want['id']} not deployed{done}, {_before_text(before)}"
+            __salt__["audit.record"]("deploy failed", f"{root}: {failed}: {str(exc).splitlines()[0]}")
+            raise DeployError(f"{failed}: {exc}") from None
         raise
     _switch(root, name)
-    changes = {"release": {"old": _label(before), "new": f"{name} ({want['ref'] or want['source']})"}}
+    what = want["ref"] or want["source"]
+    __salt__["audit.record"](
+        "deploy",
+        f"{root}: {_label(before) or 'nothing'} -> {name} (ref {what}, commit {want['id']})",
+    )
+    changes = {"release": {"old": _label(before), "new": f"{name} ({what})"}}
+    held = hold(root)
+    if held:
+        # The source moved on from what a rollback held back: the hold is done.
+        os.unlink(p["hold"])
+        changes["hold"] = {"old": held["release"], "new": None}
     if not before or before.get("venv") != key:
         changes["virtualenv"] = {"old": before.get("venv") if before else None, "new": key}
         if built:

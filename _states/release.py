@@ -25,6 +25,8 @@ Nothing happens when the live release already holds what the source names
 (same commit, or same tree for a local path): no pip, no hooks. A changed
 source makes a new release; it goes live only when all its steps passed,
 else the state fails saying which step and why, and the live one stays.
+After ``release.rollback`` the older release stays live while the source
+still names the commit rolled back from (see ``release.hold``).
 """
 
 from salt.exceptions import CommandExecutionError
@@ -76,9 +78,24 @@ def deployed(name, user, python, group=None, git=None, ref="main", path=None, ke
                 comment=f"Would deploy {ref}: {exc}",
             )
             return ret
+        held = __salt__["release.hold"](name)
+        if held and before and before["name"] == held["release"] and want["id"] in (None, held["from"]["id"]):
+            ret["comment"] = (
+                f"Release {held['release']} is held live by a rollback (job {held['job']}): the source still"
+                f" names {held['from']['id']}, rolled back from; once it names another commit, or after"
+                " `salt-call release.unhold`, the next apply deploys it"
+            )
+            return ret
         if before and before["id"] == want["id"] and before["venv_ok"]:
             pruned = __salt__["release.prune"](name, keep, test=test)
             ret["comment"] = f"Release {before['name']} ({want['id']}) is live"
+            if held:
+                # The source names the live release again: the rollback's hold has nothing left to hold.
+                ret["changes"]["hold"] = {"old": held["release"], "new": None}
+                ret["result"] = None if test else True
+                ret["comment"] += "; the rollback's hold " + ("would be " if test else "") + "cleared"
+                if not test:
+                    __salt__["release.unhold"](name)
             if pruned["releases"] or pruned["venvs"]:
                 ret["changes"]["pruned"] = pruned
                 ret["result"] = None if test else True

@@ -24,9 +24,14 @@ def install_client(box: Box) -> None:
     copy_helper(box, "webstack_http.py", CLIENT_PATH)  # run as root, www-data and nobody
 
 
-def http(box: Box, path: str, post: str | None = None, user: str = "root", sock: str = SOCKET) -> tuple:
-    """(status, body) of a request to gunicorn's socket from inside the box, as `user`."""
-    cmd = [CLIENT_PATH, "get", path, "--socket", sock, "--host", HOST]
+NGINX = "--tcp 127.0.0.1:80"  # through nginx on the box, not gunicorn's socket
+
+
+def http(
+    box: Box, path: str, post: str | None = None, user: str = "root", sock: str = SOCKET, via: str = ""
+) -> tuple:
+    """(status, body) of a request to gunicorn's socket (or `via` NGINX) from inside the box, as `user`."""
+    cmd = [CLIENT_PATH, "get", path, *(via.split() or ["--socket", sock]), "--host", HOST]
     cmd += ["--post", post] if post is not None else []
     res = box.exec(cmd, user=user)
     out = json.loads(res.stdout)
@@ -45,11 +50,11 @@ def wait_http(box: Box, path: str, timeout: float = 30, want: int = 200) -> floa
         time.sleep(0.1)
 
 
-def start_loop(box: Box, path: str = "/version/", seconds: int = 600) -> str:
-    """A GET loop inside the box, in the background; stop_loop() ends it and reads its counts."""
+def start_loop(box: Box, path: str = "/version/", seconds: int = 600, via: str = "") -> str:
+    """A GET loop in the box (gunicorn's socket, or `via` NGINX) in the background; stop_loop() ends it."""
     stop, out = "/tmp/loop.stop", "/tmp/loop.json"
     box.exec(f"rm -f {stop} {out}")
-    loop = f"{CLIENT_PATH} loop {path} {stop} {seconds} --socket {SOCKET} --host {HOST}"
+    loop = f"{CLIENT_PATH} loop {path} {stop} {seconds} {via or '--socket ' + SOCKET} --host {HOST}"
     box.exec(f"nohup {loop} > {out} 2>&1 &")
     return out
 

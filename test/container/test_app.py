@@ -2,7 +2,8 @@
 The app role, converged with the data tier (PostgreSQL, RabbitMQ) and
 supervisor on one box, serving the example Django app from a git repository
 inside the box: pages with a database round trip, a Celery task, releases
-deployed without a failed request, broken releases kept off the live site.
+deployed without a failed request, broken releases kept off the live site,
+a rollback in seconds that holds, and the audit trail of all of it.
 
 The deploy tests each start from the releases they need (`deployed`, which
 deploys only what the box does not have live already), so a test run alone
@@ -14,6 +15,7 @@ import time
 
 import pytest
 from app_helpers import (
+    NGINX,
     commit,
     has_branch,
     http,
@@ -28,14 +30,15 @@ from app_helpers import (
 from box_helpers import helper_text
 from conftest import converge, converged_to, is_converged_to, load_pillar, with_settings
 
-from tools.harness.dockerbox import REPO
+from tools.harness.dockerbox import REPO, TEST_PILLAR_ROOT
 
-STATES = "postgresql,rabbitmq,app,supervisor"
+STATES = "postgresql,rabbitmq,app,supervisor,nginx"
 ROOT = "/srv/shop"
 
 # The branches of the box's app repository the tests deploy: base, files, message.
 BRANCHES = {
     "release-2": ("main", {"demo/version.py": 'VERSION = "2"\n'}, "release 2"),
+    "release-3": ("release-2", {"demo/version.py": 'VERSION = "3"\n'}, "release 3"),
     "broken-migration": (
         "release-2",
         {"counter/migrations/0002_broken.py": helper_text("shop/broken_migration.py")},
@@ -241,3 +244,103 @@ def test_a_local_path_source_deploys_and_old_releases_are_pruned(box, pillar, id
     }
     assert set(box.exec(["ls", f"{ROOT}/venvs"]).stdout.split()) == used
     idempotent(box, local, STATES)
+
+
+# -- operating the site: list, rollback, hold, audit ---------------------------
+
+
+def call(box, *args):
+    """An operator's `salt-call <function> ...` on the box (the pillar last applied): its return."""
+    res = box.salt_call("--out=json", *args, pillar_root=TEST_PILLAR_ROOT)
+    assert res.ok, res.stdout + res.stderr
+    return json.loads(res.stdout)["local"]
+
+
+def audit_trail(box):
+    """The audit trail on the box, as journald keeps it, oldest first."""
+    return box.exec(["journalctl", "-q", "-t", "webstack-audit", "-o", "cat"]).stdout.splitlines()
+
+
+def version(box):
+    return json.loads(http(box, "/version/", via=NGINX)[1])["version"]
+
+
+@pytest.fixture(scope="module")
+def keep5(pillar):
+    return with_settings(pillar, app={"keep_releases": 5})
+
+
+def test_a_rollback_is_live_in_seconds_with_zero_failed_requests_and_holds(box, keep5, idempotent):
+    # A (main, version 1) then B (release-2, version 2).
+    branch(box, "release-2")
+    converge(box, at_ref(keep5, "main"), STATES)
+    b = at_ref(keep5, "release-2")
+    converge(box, b, STATES)
+    listed = call(box, "release.list")
+    a_name, b_name = listed[-2]["name"], listed[-1]["name"]
+    assert [(r["ref"], r["live"]) for r in listed[-2:]] == [("main", False), ("release-2", True)], listed
+    assert all(r["id"] and r["venv"] and r["deployed"] for r in listed)
+    kept, venvs = releases(box), box.exec(f"stat -c '%n %Y' {ROOT}/venvs/*/.webstack-complete").stdout
+    gunicorn, celery = pid(box, "shop-gunicorn"), pid(box, "shop-celery")
+
+    loop = start_loop(box, "/version/", via=NGINX)
+    time.sleep(1)
+    try:
+        t0 = time.monotonic()
+        back = call(box, "release.rollback")
+        while version(box) != "1":
+            assert time.monotonic() - t0 < 5, "A is not live 5 s after the call"
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+    finally:
+        time.sleep(1)
+        counts = stop_loop(box, loop)
+    print(f"\nrollback: A serving {took:.2f} s after the call ({back['seconds']} s in the call), {counts}")
+    assert counts["failed"] == 0 and counts["versions"] == ["2", "1"], counts
+    assert back["live"] == {"old": b_name, "new": a_name} and back["hold"]["release"] == a_name
+    assert back["programs"] == {"shop-celery": "restarted", "shop-gunicorn": "signalled HUP"}, back
+    # Nothing built: no release made, no virtualenv touched; gunicorn reloaded in place, Celery restarted.
+    assert releases(box) == kept
+    assert box.exec(f"stat -c '%n %Y' {ROOT}/venvs/*/.webstack-complete").stdout == venvs
+    assert pid(box, "shop-gunicorn") == gunicorn and pid(box, "shop-celery") != celery
+    assert [r["name"] for r in call(box, "release.list") if r["live"] and r["held"]] == [a_name]
+
+    # The pillar still names B: the next apply leaves A live, and says why.
+    again = idempotent(box, b, STATES)
+    assert "held live by a rollback" in again.by_id["app-release-is-live"]["comment"]
+    assert version(box) == "1" and live_release(box).endswith(a_name)
+
+    # A new ref (C) moves on, and the hold is done.
+    branch(box, "release-3")
+    c = converge(box, at_ref(keep5, "release-3"), STATES)
+    assert c.by_id["app-release-is-live"]["changes"]["hold"] == {"old": a_name, "new": None}
+    assert version(box) == "3" and call(box, "release.hold") is None
+
+    # The audit trail: deploy A, deploy B, rollback to A, deploy C, in that order, with job ids.
+    c_name = live_release(box).split("/")[-1]
+    trail = audit_trail(box)
+    events = [(line.split(":")[0], line.split(" -> ")[1].split()[0]) for line in trail if " -> " in line]
+    assert events[-4:] == [("deploy", a_name), ("deploy", b_name), ("rollback", a_name), ("deploy", c_name)]
+    assert all("(job 2" in line for line in trail[-4:]), trail
+
+
+def test_failed_deploys_never_push_a_good_release_out(box, keep5, idempotent):
+    deployed(box, keep5, "release-2", "release-3")
+    good = releases(box)
+    previous = good[-2]
+    # Five failing deploys, keep_releases 5: none of them counts, every good one stays.
+    branch(box, "broken-migration")
+    branch(box, "broken-health")
+    for ref in ["broken-migration", "broken-health"] * 2 + ["broken-migration"]:
+        result = box.apply(at_ref(keep5, ref), "app")
+        assert result.by_id["app-release-is-live"]["result"] is False
+    assert releases(box) == good
+    back = call(box, "release.rollback", f"to={previous}")
+    assert back["live"]["new"] == previous and version(box) == "2"
+    assert (
+        audit_trail(box)[-1].startswith(f"rollback: {ROOT}: ") and f"-> {previous} " in audit_trail(box)[-1]
+    )
+    # A rollback to a release the pillar names again clears the hold; release-2 holds nothing back.
+    converge(box, at_ref(keep5, "release-2"), STATES)
+    assert call(box, "release.hold") is None
+    idempotent(box, at_ref(keep5, "release-2"), STATES)

@@ -104,6 +104,22 @@ def test_every_minion_converged(fleet):
             assert {"app", "supervisor", "nginx"} <= set(states)
 
 
+def test_the_master_lists_each_app_hosts_releases_and_their_audit_trails_name_the_job(fleet):
+    listed = fleet.salt("*", "release.list")
+    app_hosts = [m for m, roles in fleet.minions.items() if {"web", "worker"} & set(roles)]
+    live = {m: [r for r in listed[m] if r["live"]] for m in app_hosts}
+    assert all(len(r) == 1 for r in live.values()), listed
+    # One commit live everywhere: `release.rollback to=<ref or commit>` names the same release on each.
+    assert len({r[0]["id"] for r in live.values()}) == 1, live
+    assert all(listed[m] == [] for m in fleet.minions if m not in app_hosts), listed
+    for minion in app_hosts:
+        trail = fleet.salt(minion, "audit.trail")[minion]
+        deploys = [
+            line for line in trail if f"deploy: /srv/demo: nothing -> {live[minion][0]['name']} " in line
+        ]
+        assert len(deploys) == 1 and "(job 2" in deploys[0], trail
+
+
 def test_app_hosts_find_database_and_broker_through_the_mine(fleet):
     db = fleet.ip("db")
     for minion in ("web1", "web2", "worker"):

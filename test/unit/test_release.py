@@ -142,7 +142,7 @@ LIVE = {"id": "abc", "name": "20260101T000000.000Z-abc", "venv": "v1", "venv_ok"
 
 @pytest.fixture
 def state(salt_loader):
-    def make(want, live=LIVE, test=False, deploy=None, pruned=None):
+    def make(want, live=LIVE, test=False, deploy=None, pruned=None, held=None):
         calls = []
 
         def fake_deploy(*args, **kwargs):
@@ -159,6 +159,8 @@ def state(salt_loader):
         fakes = {
             "release.resolve": fake_resolve,
             "release.live": lambda root: live,
+            "release.hold": lambda root: held,
+            "release.unhold": lambda root: calls.append(("unhold", root)),
             "release.prune": lambda root, keep, test=False: pruned or {"releases": [], "venvs": []},
             "release.deploy": fake_deploy,
         }
@@ -217,3 +219,122 @@ def test_state_test_mode_on_a_fresh_box_predicts_instead_of_failing(state):
     assert ret["result"] is None and ret["changes"] == {"release": {"old": None, "new": "v2"}}
     deployed, _ = state(Err("git ls-remote: unreachable"), live=None)
     assert deployed("/srv/shop", user="shop", python="/usr/bin/python3", git="g")["result"] is False
+
+
+HELD = {"release": LIVE["name"], "from": {"ref": "main", "id": "def"}, "job": "20261205071500123456"}
+
+
+def test_state_leaves_a_held_rollback_live_while_the_source_names_what_it_rolled_back_from(state):
+    for test in (False, True):
+        deployed, calls = state({"id": "def", "source": "g", "ref": "main"}, held=HELD, test=test)
+        ret = deployed("/srv/shop", user="shop", python="/usr/bin/python3", git="g")
+        assert ret["result"] is True and ret["changes"] == {} and calls == []
+        assert "held live by a rollback (job 20261205071500123456)" in ret["comment"]
+        assert "salt-call release.unhold" in ret["comment"]
+
+
+def test_state_deploys_past_a_hold_once_the_source_moves(state):
+    changes = {"release": {"old": LIVE["name"], "new": "x"}, "hold": {"old": LIVE["name"], "new": None}}
+    deployed, calls = state({"id": "ghi", "source": "g", "ref": "v3"}, held=HELD, deploy=changes)
+    ret = deployed("/srv/shop", user="shop", python="/usr/bin/python3", git="g", ref="v3")
+    assert ret["result"] is True and ret["changes"] == changes and len(calls) == 1
+
+
+def test_state_clears_a_hold_when_the_source_names_the_live_release(state):
+    deployed, calls = state({"id": "abc", "source": "g", "ref": "v1"}, held=HELD, test=True)
+    ret = deployed("/srv/shop", user="shop", python="/usr/bin/python3", git="g", ref="v1")
+    assert ret["result"] is None and ret["changes"] == {"hold": {"old": LIVE["name"], "new": None}}
+    assert calls == [] and "would be cleared" in ret["comment"]
+    deployed, calls = state({"id": "abc", "source": "g", "ref": "v1"}, held=HELD)
+    ret = deployed("/srv/shop", user="shop", python="/usr/bin/python3", git="g", ref="v1")
+    assert ret["result"] is True and calls == [("unhold", "/srv/shop")]
+
+
+# -- rollback ------------------------------------------------------------------
+
+
+@pytest.fixture
+def operated(salt_loader, tmp_path):
+    """
+    A project root with three releases (r1, r2 on virtualenv v1; r3, live, on
+    v2) and supervisord running gunicorn and Celery, both faked: what the
+    rollback asked of supervisord and wrote to the audit trail is recorded.
+    """
+    root = tmp_path / "shop"
+    for i, venv in ((1, "v1"), (2, "v1"), (3, "v2")):
+        path = make_release(root, f"2026010{i}T000000.000Z-r{i}", venv=venv, rid=f"{i}" * 12)
+        (path / "counter" / "migrations").mkdir(parents=True)
+        for n in range(1, i + 1):
+            (path / "counter" / "migrations" / f"000{n}_step.py").write_text("")
+    (root / "current").symlink_to("releases/20260103T000000.000Z-r3")
+    asked, trail = [], []
+    running = {
+        "shop-gunicorn": {"state": "RUNNING", "pid": 10},
+        "shop-celery": {"state": "RUNNING", "pid": 11},
+    }
+    settings = {
+        "project": {"root": str(root), "name": "shop"},
+        "supervisor": {"gunicorn": {"reload_signal": "HUP"}, "celery": {"concurrency": None}},
+    }
+    fakes = {
+        "webstack.settings": lambda: settings,
+        "supervisorctl.status": lambda name=None: running,
+        "supervisorctl.signal": lambda name, sig: asked.append((name, sig)),
+        "supervisorctl.restart": lambda name: asked.append((name, "restart")),
+        "supervisorctl.wait_up": lambda name, timeout: (True, running[name]),
+        "audit.record": lambda action, text, jid=None: trail.append((action, text, jid)),
+    }
+    ldr = salt_loader(fakes=fakes)
+    return ldr.salt, root, asked, trail
+
+
+def test_rollback_goes_to_the_previous_release_holds_it_and_warns_about_migrations(operated):
+    rel, root, asked, trail = operated
+    back = rel["release.rollback"](__pub_jid="20261205080000000001")
+    assert back["live"] == {"old": "20260103T000000.000Z-r3", "new": "20260102T000000.000Z-r2"}
+    assert os.readlink(root / "current") == "releases/20260102T000000.000Z-r2"
+    # r3 ran on another virtualenv: gunicorn restarts (a HUP keeps the old interpreter).
+    assert asked == [("shop-celery", "restart"), ("shop-gunicorn", "restart")]
+    assert back["warnings"] == [
+        "20260103T000000.000Z-r3 has migrations 20260102T000000.000Z-r2 lacks, and they stay applied:"
+        " counter/migrations/0003_step.py"
+    ]
+    assert back["hold"]["from"] == {"ref": "main", "id": "3" * 12}
+    assert back["hold"]["job"] == "20261205080000000001"
+    assert rel["release.hold"]() == back["hold"]
+    ((action, text, jid),) = trail
+    assert action == "rollback" and jid == "20261205080000000001"
+    assert "20260103T000000.000Z-r3 -> 20260102T000000.000Z-r2 (ref main, commit 222222222222)" in text
+    listed = rel["release.list"]()
+    assert [(r["name"][-2:], r["live"], r["held"]) for r in listed] == [
+        ("r1", False, False),
+        ("r2", True, True),
+        ("r3", False, False),
+    ]
+
+    # Again, to r1 by commit: same virtualenv, a graceful reload; the hold still names r3's commit.
+    asked.clear()
+    back = rel["release.rollback"](to="1111111")
+    assert back["live"]["new"].endswith("-r1") and back["hold"]["from"]["id"] == "3" * 12
+    assert asked == [("shop-gunicorn", "HUP"), ("shop-celery", "restart")]
+    # Forward to r3 again (what the source names): nothing left to hold.
+    back = rel["release.rollback"](to="20260103T000000.000Z-r3")
+    assert back["hold"] is None and rel["release.hold"]() is None
+    assert rel["release.unhold"]() is None
+
+
+def test_rollback_refuses_what_it_cannot_do_and_changes_nothing(operated):
+    from salt.exceptions import CommandExecutionError
+
+    rel, root, asked, trail = operated
+    for to, said in (
+        ("v9", "no kept release is named 'v9' or has that ref or commit; kept: 20260101T000000.000Z-r1,"),
+        ("3333333", "20260103T000000.000Z-r3 (3333333) is already live"),
+    ):
+        with pytest.raises(CommandExecutionError, match=said.replace("(", r"\(").replace(")", r"\)")):
+            rel["release.rollback"](to=to)
+    (root / "current").unlink()
+    (root / "current").symlink_to("releases/20260101T000000.000Z-r1")
+    with pytest.raises(CommandExecutionError, match="no release before 20260101T000000.000Z-r1 is kept"):
+        rel["release.rollback"]()
+    assert asked == [] and trail == [] and rel["release.hold"]() is None

@@ -21,7 +21,7 @@
         ],
         'directory': p.root,
         'stopwaitsecs': g.graceful_timeout + 5,
-        'reload_signal': 'HUP',
+        'reload_signal': g.reload_signal,
     },
     'celery': {
         'enabled': 'worker' in ws.roles and celery,

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """
-HTTP/1.1 over a unix socket, run inside a box (app_helpers installs it as
-/usr/local/bin/webstack-http):
+HTTP/1.1 over a unix socket (or to ADDRESS:PORT with --tcp), run inside a box
+(app_helpers installs it as /usr/local/bin/webstack-http):
 
     webstack-http get PATH [--post k=v] --socket S --host H   -> prints {"status", "body"}
     webstack-http loop PATH STOPFILE SECONDS --socket S --host H
@@ -27,8 +27,12 @@ class Conn(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
-def request(sock, path, host, post=None):
-    conn = Conn(sock)
+def request(args, path, host, post=None):
+    if args.tcp:
+        address, port = args.tcp.rsplit(":", 1)
+        conn = http.client.HTTPConnection(address, int(port), timeout=30)
+    else:
+        conn = Conn(args.socket)
     try:
         headers = {"Host": host}
         if post is not None:
@@ -46,12 +50,14 @@ p.add_argument("path")
 p.add_argument("stopfile", nargs="?")
 p.add_argument("seconds", nargs="?", type=float, default=120)
 p.add_argument("--post")
-p.add_argument("--socket", required=True)
+where = p.add_mutually_exclusive_group(required=True)
+where.add_argument("--socket")
+where.add_argument("--tcp", help="ADDRESS:PORT, e.g. nginx at 127.0.0.1:80")
 p.add_argument("--host", required=True)
 a = p.parse_args()
 if a.mode == "get":
     try:
-        status, body = request(a.socket, a.path, a.host, a.post)
+        status, body = request(a, a.path, a.host, a.post)
     except OSError as exc:
         status, body = None, repr(exc)
     print(json.dumps({"status": status, "body": body}))
@@ -59,7 +65,7 @@ else:
     counts, errors, versions, t0 = {}, [], [], time.monotonic()
     while not os.path.exists(a.stopfile) and time.monotonic() - t0 < a.seconds:
         try:
-            status, body = request(a.socket, a.path, a.host)
+            status, body = request(a, a.path, a.host)
             counts[status] = counts.get(status, 0) + 1
             if status == 200 and a.path.startswith("/version"):
                 v = json.loads(body)["version"]
