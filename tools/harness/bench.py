@@ -498,7 +498,7 @@ class Bench:
     # deploy
 
     def deploy(self) -> None:
-        c, box, domain = self.clock, self.stack, self.domain
+        c, box = self.clock, self.stack
         pillar = yaml.safe_load(DEMO.read_text())
         pillar["webstack"]["app"]["source"] = {"git": app_helpers.REPO, "ref": "main", "path": None}
         with c.phase("deploy: the app from a git repository in the box (ref main), no load"):
@@ -507,8 +507,42 @@ class Bench:
             c.say(f"{first.wall:.1f} s")
             app_helpers.commit(box, "release-2", {"demo/version.py": 'VERSION = "2"\n'}, "release 2")
             pillar["webstack"]["app"]["source"]["ref"] = "release-2"
+        result, out = self.under_load("deploy: ref release-2", "2", lambda: box.apply(pillar))
+        release = must(result, "the deploy under load").by_id["app-release-is-live"]
+        out.update(
+            apply_s=round(result.wall, 1),
+            release_state_s=round((release.get("duration") or 0) / 1000, 1),
+            release_changes=release.get("changes"),
+        )
+        c.say(
+            f"{out['failed']} failed of {out['requests'] + out['polls']}; apply {out['apply_s']} s, "
+            f"version 2 served after {out['new_version_served_after_s']} s"
+        )
+        # Back to main: the same load, an operator's rollback instead of a deploy.
+        call, back = self.under_load(
+            "rollback: release.rollback to main",
+            "1",
+            lambda: box.salt_call("--out=json", "release.rollback", pillar_root=TEST_PILLAR_ROOT),
+        )
+        if not call.ok:
+            raise BenchError(f"release.rollback failed:\n{call.stdout}\n{call.stderr}")
+        out["rollback"] = back
+        c.say(
+            f"{back['failed']} failed of {back['requests'] + back['polls']}; the call returned after"
+            f" {back['apply_returned_after_s']} s, version 1 served after"
+            f" {back['new_version_served_after_s']} s"
+        )
+        self.results["deploy"] = out
+
+    def under_load(self, label: str, version: str, action) -> tuple:
+        """
+        `action()` while wrk loads the site and curl polls /version/ through
+        nginx: its return, and what the load saw (failed requests, when
+        `version` was first served, seconds from the start).
+        """
+        c, box, domain = self.clock, self.stack, self.domain
         conns, pause, cap = 4, self.args.deploy_pause_ms, 600
-        with c.phase(f"deploy: ref release-2 under load (wrk: {conns} connections, {pause} ms pauses)"):
+        with c.phase(f"{label} under load (wrk: {conns} connections, {pause} ms pauses)"):
             load = (
                 f"BENCH_PAUSE_MS={pause} BENCH_MAX_REQUESTS={MAX_PER_THREAD} setsid nohup "
                 f"{wrk_cmd(f'https://{domain}/version/', cap, connections=conns)} "
@@ -525,7 +559,7 @@ class Bench:
             box.exec(["sh", "-c", f"setsid nohup sh -c {shlex.quote(poll)} >/dev/null 2>&1 &"])
             time.sleep(2)
             t_start = time.time()
-            result = box.apply(pillar)
+            result = action()
             t_end = time.time()
             time.sleep(2)
             box.exec("touch /tmp/bench-poll.stop; kill -INT $(cat /tmp/bench-wrk.pid)")
@@ -534,29 +568,19 @@ class Bench:
                 if time.monotonic() > deadline:
                     raise BenchError(f"wrk did not report:\n{text[-2000:]}")
                 time.sleep(0.3)
-            must(result, "the deploy under load")
             load_out = wrk_parse(text)
             polls = self.parse_polls(box.exec("cat /tmp/bench-poll.out").stdout)
-        first_v2 = next((t for t, code, v in polls if code == 200 and v == "2"), None)
+        first = next((t for t, code, v in polls if code == 200 and v == version), None)
         poll_failed = sum(1 for _, code, _ in polls if code != 200)
-        release = result.by_id["app-release-is-live"]
-        out = {
-            "apply_s": round(result.wall, 1),
-            "release_state_s": round((release.get("duration") or 0) / 1000, 1),
-            "new_version_served_after_s": round(first_v2 - t_start, 1) if first_v2 else None,
+        return result, {
+            "new_version_served_after_s": round(first - t_start, 1) if first else None,
             "apply_returned_after_s": round(t_end - t_start, 1),
             "requests": load_out["requests"],
             "failed": load_out["failed"] + poll_failed,
             "wrk": {k: load_out[k] for k in ("requests", "ok", "failed", "versions", "rps", "latency_ms")},
             "polls": len(polls),
             "poll_failed": poll_failed,
-            "release_changes": release.get("changes"),
         }
-        c.say(
-            f"{out['failed']} failed of {out['requests'] + len(polls)}; apply {out['apply_s']} s, "
-            f"version 2 served after {out['new_version_served_after_s']} s"
-        )
-        self.results["deploy"] = out
 
     @staticmethod
     def parse_polls(text: str) -> list[tuple]:
@@ -1159,6 +1183,22 @@ def markdown(r: dict) -> str:
             "deploy: apply of the new ref / new version served after",
             f"{dp['apply_s']:.1f} s / {dp['new_version_served_after_s']} s",
         )
+        rb = dp.get("rollback")
+        if rb:
+            row(
+                "rollback under load: failed requests",
+                f"{rb['failed']} of {rb['requests'] + rb['polls']}",
+                f"{g['deploy_failed']}: {mark(rb['failed'] <= g['deploy_failed'])}",
+            )
+            row(
+                "rollback: call returned / old version served after (deploy / rollback)",
+                f"{rb['apply_returned_after_s']} s / {rb['new_version_served_after_s']} s"
+                + (
+                    f" ({dp['new_version_served_after_s'] / rb['new_version_served_after_s']:.1f}x faster)"
+                    if dp["new_version_served_after_s"] and rb["new_version_served_after_s"]
+                    else ""
+                ),
+            )
     fl = r.get("fleet")
     if fl:
         row(f"fleet: {fl['minions']} minions converged through the master", f"{fl['converge_s']:.1f} s")
