@@ -441,12 +441,18 @@ class Bench:
         # The session leader's process group: runuser and the gunicorn it started.
         self.stack.exec("kill -TERM -- -$(cat /tmp/bench-direct.pid)", check=False)
 
+    def load_tools(self) -> None:
+        """wrk and curl in the stack box, the site's name on loopback (the serving and deploy phases)."""
+        self.stack.exec(f"{APT} install --no-install-recommends wrk curl")
+        self.stack.exec(
+            f"grep -q ' {self.domain}$' /etc/hosts || echo '127.0.0.1 {self.domain}' >> /etc/hosts"
+        )
+
     def serving(self) -> None:
         c, box, domain = self.clock, self.stack, self.domain
         secs = self.args.wrk_seconds
         with c.phase("serving: wrk and curl in the box, a second gunicorn on loopback TCP"):
-            box.exec(f"{APT} install --no-install-recommends wrk curl")
-            box.exec(f"grep -q ' {domain}$' /etc/hosts || echo '127.0.0.1 {domain}' >> /etc/hosts")
+            self.load_tools()
             self.start_direct_gunicorn()
             page = box.exec(["curl", "-sk", f"https://{domain}/"]).stdout
             css = re.search(r'href="(/static/[^"]+\.css)"', page)
@@ -502,6 +508,7 @@ class Bench:
         pillar = yaml.safe_load(DEMO.read_text())
         pillar["webstack"]["app"]["source"] = {"git": app_helpers.REPO, "ref": "main", "path": None}
         with c.phase("deploy: the app from a git repository in the box (ref main), no load"):
+            self.load_tools()  # installed already when the serving phase ran
             app_helpers.make_repo(box)
             first = must(box.apply(pillar), "the switch to the git source")
             c.say(f"{first.wall:.1f} s")
