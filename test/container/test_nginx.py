@@ -11,6 +11,7 @@ what reached the app and what nginx answered itself.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import gzip
 import json
@@ -34,7 +35,12 @@ RESOLVE = " ".join(f"--resolve {d}:{p}:127.0.0.1" for d in [*DOMAINS, "evil.test
 PILLAR = {
     "webstack": {
         "project": {"name": NAME, "domains": DOMAINS},
-        "nginx": {"client_max_body_size": "1m", "trusted_proxies": ["127.0.0.2"]},
+        "nginx": {
+            "client_max_body_size": "1m",
+            "trusted_proxies": ["127.0.0.2"],
+            # Gets the real site in maintenance mode.
+            "maintenance": {"allow": ["127.0.0.3"], "retry_after": 120},
+        },
     }
 }
 TLS = with_settings(PILLAR, nginx={"tls": {"enabled": True, "self_signed": True, "hsts_max_age": 600}})
@@ -145,9 +151,15 @@ def start_nginx_box(boxes, name):
     box.put_file(f"{ROOT}/shared/media/upload.txt", "an upload\n")
     # ... and gunicorn, as the supervisor role would run it.
     box.exec(f"install -d -o root -g www-data -m 0750 /run/{NAME}")
+    start_standin(box)
+    return box
+
+
+def start_standin(box):
+    """The stand-in for gunicorn, answering on the socket."""
+    box.exec(f"rm -f {SOCKET}")  # a stopped one leaves its socket behind
     box.exec(f"systemd-run --unit={STANDIN_UNIT} python3 {helper('gunicorn_standin.py')} {SOCKET}")
     box.exec(f"for i in $(seq 50); do [ -S {SOCKET} ] && exit 0; sleep 0.1; done; exit 1")
-    return box
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +282,140 @@ def test_reapply_changes_nothing_and_does_not_reload(web, idempotent):
     again = idempotent(web, PILLAR, "nginx")
     print(f"\nnginx re-apply: {again.summary()}")
     assert nginx_pids(web) == pids
+
+
+# -- maintenance mode and error pages ------------------------------------------------
+
+MAINTENANCE = with_settings(PILLAR, nginx={"maintenance": {"enabled": True}})
+OUR_PAGES = "/etc/nginx/webstack"
+LOOP_UNIT = "webstack-test-request-loop"
+
+
+@contextlib.contextmanager
+def request_loop(box):
+    """
+    curl in a loop on the box (a new connection each time) while the block
+    runs; then the list holds what each request got: its status code, or
+    "failed: <curl exit code>" when the connection failed.
+    """
+    box.exec("rm -f /tmp/loop.log /tmp/loop.stop")
+    fmt = "%{http_code} %{exitcode}\\n"
+    request = f"curl -s -o /dev/null -w '{fmt}' {RESOLVE} http://shop.test/loop"
+    loop = f"until [ -e /tmp/loop.stop ]; do {request}; done >>/tmp/loop.log"
+    box.exec(["systemd-run", f"--unit={LOOP_UNIT}", "sh", "-c", loop])
+    seen = []
+    try:
+        yield seen
+    finally:
+        box.exec(f"touch /tmp/loop.stop; while systemctl -q is-active {LOOP_UNIT}; do sleep 0.1; done")
+        for code, rc in (line.split() for line in box.exec("cat /tmp/loop.log").stdout.splitlines()):
+            seen.append(code if rc == "0" else f"failed: {rc}")
+
+
+def page(box, args: str):
+    """(status, headers, body) of one request (curl -D -)."""
+    res = curl(box, "-D - " + args)
+    assert res.rc == 0, res
+    head, body = res.stdout.replace("\r\n", "\n").split("\n\n", 1)
+    return int(head.split()[1]), headers_of(head), body
+
+
+def audit_trail(box) -> str:
+    return box.exec("journalctl -q -o cat -t webstack-audit").stdout
+
+
+def flag(box) -> dict:
+    res = box.exec(f"cat {ROOT}/maintenance", check=False)
+    return json.loads(res.stdout) if res.rc == 0 else {}
+
+
+def assert_in_maintenance(box, own_page: str):
+    """Every page of the site: 503, Retry-After and the maintenance page; nothing reaches the app."""
+    before = stats(box)["requests"]
+    for args in (
+        "http://shop.test/",
+        "http://www.shop.test/some/page?x=1",
+        "http://shop.test/static/css/app.css",
+        "http://shop.test/media/upload.txt",
+        "--data-binary x=1 http://shop.test/upload",
+        "-H 'Upgrade: websocket' -H 'Connection: Upgrade' http://shop.test/ws",
+        # Not in the allow-list: what the trusted proxy says the client is.
+        "--interface 127.0.0.2 -H 'X-Forwarded-For: 203.0.113.9' http://shop.test/",
+    ):
+        status, h, body = page(box, args)
+        assert (status, h["retry-after"], body) == (503, "120", own_page), args
+        assert (h["x-frame-options"], h["cache-control"]) == ("DENY", "no-store"), args
+    assert stats(box)["requests"] == before
+
+
+def test_maintenance_from_the_pillar_is_switched_without_a_reload(web, idempotent):
+    pids = nginx_pids(web)
+    ours = read_bytes(web, f"{OUR_PAGES}/maintenance.html").decode()
+    assert "nginx" not in ours.lower()
+    with request_loop(web) as seen:
+        res = converge(web, MAINTENANCE, "nginx")
+        assert res.changed == ["nginx-maintenance-mode-is-as-the-pillar-says"], res.explain()
+        assert_in_maintenance(web, ours)
+        # The allow-listed peer, directly or through the trusted proxy, and the
+        # health check get the real site.
+        assert upstream_seen(web, "--interface 127.0.0.3 http://shop.test/a")["path"] == "/a"
+        through = "--interface 127.0.0.2 -H 'X-Forwarded-For: 127.0.0.3' http://shop.test/b"
+        assert upstream_seen(web, through)["path"] == "/b"
+        assert upstream_seen(web, "http://shop.test/health/")["path"] == "/health/"
+        # The live release's own page, when it ships one.
+        web.put_file(f"{ROOT}/releases/r1/webstack/maintenance.html", "<p>Back at five.</p>\n")
+        web.exec(f"ln -sfn releases/r1 {ROOT}/current")
+        assert page(web, "http://shop.test/")[2] == "<p>Back at five.</p>\n"
+        web.exec(f"rm -rf {ROOT}/current {ROOT}/releases")
+        jid = flag(web)["jid"]
+        assert flag(web)["by"] == "pillar" and jid
+        again = idempotent(web, MAINTENANCE, "nginx")
+        print(f"\nnginx maintenance re-apply: {again.summary()}")
+        res = converge(web, PILLAR, "nginx")
+        assert res.changed == ["nginx-maintenance-mode-is-as-the-pillar-says"], res.explain()
+        assert upstream_seen(web, "http://shop.test/c")["path"] == "/c"
+    assert flag(web) == {}
+    # Through both switches: no connection failed, and it saw both answers.
+    assert [s for s in seen if s not in ("200", "503")] == [] and {"200", "503"} <= set(seen), seen
+    assert nginx_pids(web) == pids  # a file, no reload
+    trail = audit_trail(web)
+    assert (
+        f"maintenance: on (by pillar) (job {jid})\nmaintenance: off (by pillar, was on by pillar) (job "
+        in trail
+    )
+
+
+def test_maintenance_from_a_command_stays_until_turned_off(web, idempotent):
+    ours = read_bytes(web, f"{OUR_PAGES}/maintenance.html").decode()
+    root = web.write_pillar(PILLAR)
+    with request_loop(web) as seen:
+        on = web.salt_call("--out=json", "maintenance.on", "reason=db upgrade", pillar_root=root, check=True)
+        said = json.loads(on.stdout)["local"]
+        assert (said["maintenance"], said["by"], said["reason"]) == (True, "command", "db upgrade")
+        assert flag(web)["jid"] == said["jid"] and said["jid"]
+        assert_in_maintenance(web, ours)
+        # The pillar says off: applying it changes nothing, the command's maintenance stays.
+        idempotent(web, PILLAR, "nginx")
+        assert page(web, "http://shop.test/")[0] == 503
+        web.salt_call("maintenance.off", pillar_root=root, check=True)
+        assert upstream_seen(web, "http://shop.test/d")["path"] == "/d"
+    assert [s for s in seen if s not in ("200", "503")] == [] and {"200", "503"} <= set(seen), seen
+    assert flag(web) == {}
+    trail = audit_trail(web)
+    assert f"maintenance: on (by command: db upgrade) (job {said['jid']})\n" in trail
+    assert "maintenance: off (by command, was on by command) (job " in trail
+
+
+def test_gunicorn_down_gets_our_error_page(web):
+    ours = read_bytes(web, f"{OUR_PAGES}/error.html").decode()
+    web.exec(f"systemctl stop {STANDIN_UNIT}")
+    try:
+        status, h, body = page(web, "http://shop.test/account")
+        assert (status, body) == (502, ours)
+        assert "nginx" not in body.lower() and "retry-after" not in h and h["x-frame-options"] == "DENY"
+    finally:
+        start_standin(web)
+    assert upstream_seen(web, "http://shop.test/e")["path"] == "/e"
 
 
 # -- TLS -------------------------------------------------------------------------

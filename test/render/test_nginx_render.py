@@ -123,8 +123,9 @@ def test_self_signed_tls(nginx_sls):
     assert args(high, "nginx-self-signed-key-exists")["mode"] == "0600"
     assert "ssl_certificate tls/selfsigned.crt;" in site
     assert "return 301 https://$host$request_uri;" in site
-    # HSTS on the server and again in every location that sets its own headers.
-    assert site.count('add_header Strict-Transport-Security "max-age=600" always;') == 3
+    # HSTS on the server and again in every location that sets its own headers
+    # (static, media and the two pages).
+    assert site.count('add_header Strict-Transport-Security "max-age=600" always;') == 5
     assert "ssl_stapling" not in site
     assert "ssl_reject_handshake on;" in catch_all and "listen 443 ssl http2 default_server;" in catch_all
     assert "tls/selfsigned.key" not in a["absent"] and "tls/site.key" in a["absent"]
@@ -140,10 +141,10 @@ def test_security_headers_everywhere_unless_the_app_sends_its_own(nginx_sls):
         '    "" "frame-ancestors \'none\'";\n    default "";\n}'
     ) in site
     assert 'map $upstream_http_x_frame_options $webstack_x_frame_options {\n    "" "DENY";' in site
-    # Server, /static/ and /media/ (which sets nosniff itself, so not twice).
-    assert site.count("add_header X-Frame-Options $webstack_x_frame_options always;") == 3
-    assert site.count("add_header Content-Security-Policy $webstack_content_security_policy always;") == 3
-    assert site.count("add_header X-Content-Type-Options $webstack_x_content_type_options always;") == 2
+    # Server, /static/, /media/ (which sets nosniff itself, so not twice) and the two pages.
+    assert site.count("add_header X-Frame-Options $webstack_x_frame_options always;") == 5
+    assert site.count("add_header Content-Security-Policy $webstack_content_security_policy always;") == 5
+    assert site.count("add_header X-Content-Type-Options $webstack_x_content_type_options always;") == 4
     assert "Referrer-Policy" not in site  # dropped by the pillar
 
 
@@ -252,3 +253,49 @@ def test_the_key_is_never_echoed_by_validation(validate):
     for tls in ({"key": secret}, {"key": secret, "certificate": "junk"}, {"enabled": True, "key": secret}):
         errors = validate(site_pillar(tls=tls))
         assert errors and not any("SECRET" in e for e in errors), errors
+
+
+def test_maintenance_mode_and_error_pages(nginx_sls):
+    maintenance = {"enabled": True, "allow": ["203.0.113.7", "10.1.0.0/16"], "retry_after": 120}
+    pillar = with_settings(
+        site_pillar(maintenance=maintenance),
+        app={"health_check": "/up/"},
+        balancer={"health_check": {"path": "/lb-check"}},
+    )
+    high = nginx_sls(pillar)
+    files, _ = config(high)
+    site = files["sites-available/webstack-site.conf"]
+    switch = args(high, "nginx-maintenance-mode-is-as-the-pillar-says")
+    assert (switch["name"], switch["enabled"]) == ("/srv/shop/maintenance", True)
+    # The allow-list, by the client's address.
+    geo = re.search(r"geo \$webstack_maintenance_allowed \{\n(.*?)\n\}", site, re.S).group(1)
+    assert geo.split("\n") == ['    default "";', "    203.0.113.7 1;", "    10.1.0.0/16 1;"]
+    # A file test per request on the server: on before any location, then the
+    # exemptions (the health checks and the pages themselves) turn it off.
+    server = site.split("\n    location ")[0]
+    assert "    if (-f /srv/shop/maintenance) {\n        set $webstack_maintenance on;\n    }" in server
+    for path in ("/up/", "/lb-check", "/.webstack/maintenance.html", "/.webstack/error.html"):
+        assert f'    if ($uri = {path}) {{\n        set $webstack_maintenance "";\n    }}' in server
+    assert server.index("-f /srv/shop/maintenance") < server.index("$webstack_maintenance_allowed)")
+    assert "\n    error_page 502 503 504 /.webstack/$webstack_page.html;\n" in server
+    assert "return 503;" in server and "proxy_intercept_errors on" not in site
+    # Each page: the live release's own, else ours; Retry-After on maintenance only.
+    for name in ("maintenance", "error"):
+        body = location(site, f"= /.webstack/{name}.html")
+        assert "internal;" in body and "root /;" in body
+        assert (
+            f"try_files /srv/shop/current/webstack/{name}.html /etc/nginx/webstack/{name}.html =500;" in body
+        )
+        assert ("add_header Retry-After 120 always;" in body) == (name == "maintenance")
+        assert "add_header X-Frame-Options $webstack_x_frame_options always;" in body
+        page = files[f"webstack/{name}.html"]
+        assert page.startswith("<!DOCTYPE html>") and "nginx" not in page.lower()
+    # Off by default, nobody allowed: the pages and the switch stay in place.
+    high = nginx_sls(site_pillar())
+    files, _ = config(high)
+    assert args(high, "nginx-maintenance-mode-is-as-the-pillar-says")["enabled"] is False
+    assert (
+        'geo $webstack_maintenance_allowed {\n    default "";\n}'
+        in files["sites-available/webstack-site.conf"]
+    )
+    assert "if ($uri = /health/)" in files["sites-available/webstack-site.conf"]

@@ -16,6 +16,12 @@ nginx-config-is-checked-then-installed:
           contents: {{ (catch_all | trim ~ '\n') | json }}
         sites-available/webstack-site.conf:
           contents: {{ (site | trim ~ '\n') | json }}
+{%- for name, page in salt['maintenance.layout'](ws).pages | dictsort %}
+  {%- set html %}{% include "nginx/files/" ~ name ~ ".html" %}{% endset %}
+        # What nginx answers with when the release ships no page of its own.
+        {{ page.file }}:
+          contents: {{ (html | trim ~ '\n') | json }}
+{%- endfor %}
 {%- if tls.source == 'pillar' %}
         # nginx serves the certificate followed by its chain.
         {{ tls.files.cert }}:
