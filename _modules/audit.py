@@ -31,7 +31,7 @@ def record(action, text, jid=None, **kwargs):
 
     CLI Example: ``salt-call audit.record note "restored the media by hand after ticket 4711"``
     """
-    jid = jid or kwargs.get("__pub_jid") or _job_id()
+    jid = jid or job_id(**kwargs)
     line = f"{action}: {text}" + (f" (job {jid})" if jid else "")
     syslog.openlog(TAG, syslog.LOG_PID, syslog.LOG_USER)
     try:
@@ -41,12 +41,17 @@ def record(action, text, jid=None, **kwargs):
     return line
 
 
-def _job_id():
+def job_id(**kwargs):
     """
-    The id of the Salt job this process runs in: a state's functions are not
-    handed it, but the minion lists its running jobs with their processes (a
-    parallel state runs in a child of the job's).
+    The id of the Salt job this call runs in: a command's own (Salt hands it
+    to functions as ``__pub_jid``), else that of the running job whose
+    process this is, as the minion lists its jobs (a state's functions are
+    not handed it; a parallel state runs in a child of the job's process).
+
+    CLI Example: ``salt-call audit.job_id``
     """
+    if kwargs.get("__pub_jid"):
+        return kwargs["__pub_jid"]
     ours = {os.getpid(), os.getppid()}
     return next((job["jid"] for job in __salt__["saltutil.running"]() if job.get("pid") in ours), None)
 

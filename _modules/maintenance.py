@@ -20,8 +20,7 @@ import os
 import re
 import tempfile
 
-import salt.payload
-from salt.exceptions import CommandExecutionError, SaltDeserializationError
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "maintenance"
 
@@ -94,25 +93,6 @@ def _read(flag):
     return said if isinstance(said, dict) else {"by": "command"}
 
 
-def _jid(kwargs):
-    """
-    The Salt job's id: a command's own, else (a state's call) that of the job
-    this process runs, from the file Salt keeps for each running job.
-    """
-    if kwargs.get("__pub_jid"):
-        return kwargs["__pub_jid"]
-    proc = os.path.join(__opts__["cachedir"], "proc")
-    for name in os.listdir(proc) if os.path.isdir(proc) else ():
-        try:
-            with open(os.path.join(proc, name), "rb") as f:
-                job = salt.payload.loads(f.read())
-        except (OSError, SaltDeserializationError):
-            continue
-        if isinstance(job, dict) and job.get("pid") == os.getpid():
-            return job.get("jid")
-    return None
-
-
 def _answer(conf, said, **extra):
     out = {"maintenance": bool(said), "flag": conf["flag"], **said, **extra}
     if conf["enabled"] and not said:
@@ -149,7 +129,7 @@ def on(reason=None, by="command", **kwargs):
     before = _read(conf["flag"])
     if before.get("by") == by and (reason is None or before.get("reason") == reason):
         return _answer(conf, before)
-    jid = _jid(kwargs)
+    jid = __salt__["audit.job_id"](**kwargs)
     said = {"by": by, "since": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "jid": jid}
     if reason:
         said["reason"] = reason
@@ -175,7 +155,7 @@ def off(by="command", **kwargs):
     if not before:
         return _answer(conf, before)
     os.remove(conf["flag"])
-    jid = _jid(kwargs)
+    jid = __salt__["audit.job_id"](**kwargs)
     __salt__["audit.record"]("maintenance", f"off (by {by}, was on by {before.get('by')})", jid=jid)
     return _answer(conf, {}, was=before)
 
