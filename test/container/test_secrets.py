@@ -63,6 +63,7 @@ def box(stack_box):
         box.exec(f"rm -rf {KEYDIR} {OTHER} {OPERATOR} {ASIDE} /root/pillar-key.asc")
         box.exec(f"install -d -m 0700 {KEYDIR}")
         box.write_pillar(box.pillar)
+        del box.sealed, box.password
 
 
 @contextlib.contextmanager
