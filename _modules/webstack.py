@@ -27,6 +27,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import os
 import re
 import subprocess
 from urllib.parse import quote
@@ -146,6 +147,9 @@ FORMATS = {
         "PEM text of an unencrypted private key (-----BEGIN PRIVATE KEY----- ...)",
     ),
 }
+
+# What Salt's gpg renderer leaves in a value it could not decrypt.
+PGP_MESSAGE = "-----BEGIN PGP MESSAGE-----"
 
 # Formats whose wrong values a message names without repeating them: pages
 # of PEM, and secrets.
@@ -311,6 +315,35 @@ def _message(error):
     return f"{_key(path)}: {error.message}"
 
 
+def _still_encrypted(node, path=()):
+    """The paths of the strings under `node` that still hold an armored PGP message."""
+    if isinstance(node, dict):
+        return [found for key, value in node.items() for found in _still_encrypted(value, (*path, key))]
+    if isinstance(node, list):
+        return [found for i, value in enumerate(node) for found in _still_encrypted(value, (*path, i))]
+    return [path] if isinstance(node, str) and PGP_MESSAGE in node else []
+
+
+def _gpg_keydir():
+    """Where Salt's gpg renderer looks for keys on this box (a master's, in its ext_pillar)."""
+    config_dir = __opts__.get("config_dir") or os.path.dirname(__opts__["conf_file"])
+    return __opts__.get("gpg_keydir") or os.path.join(config_dir, "gpgkeys")
+
+
+def _encrypted_problems(raw):
+    """
+    One line per value the gpg renderer could not decrypt (it leaves the
+    ciphertext in place, and warns only in the log), never quoting it.
+    """
+    keydir = _gpg_keydir()
+    return [
+        f"{_key(path)}: still GPG-encrypted: no secret key in {keydir} could decrypt it "
+        f"(the key is missing there, or the value was encrypted to another key); import the "
+        f"secret key into {keydir}, or encrypt the value again to a key it holds"
+        for path in _still_encrypted(raw)
+    ]
+
+
 def _strip_required(schema):
     """The schema with `required` dropped everywhere (for sections not applied)."""
     if isinstance(schema, dict):
@@ -385,8 +418,11 @@ def validate(pillar=None, grains=None):
     if not isinstance(raw, dict):
         return [f"webstack: must be a mapping, got {type(raw).__name__}"]
 
+    # Before the schema, whose messages would quote the ciphertext.
+    errors = _encrypted_problems(raw)
+    if errors:
+        return errors
     box_roles = roles(grains=grains, pillar=pillar)
-    errors = []
     grain_roles = grains.get("roles")
     if grain_roles is not None and not isinstance(grain_roles, (list, str)):
         errors.append("grains:roles: must be a list of role names")

@@ -2,8 +2,9 @@
 tools/server/install-salt.sh as a user runs it on a bare server, on each
 Debian release we converge (12: Python 3.11; 13: Python 3.13, which has no
 `crypt` module), from the wheelhouse and from PyPI: afterwards Salt answers,
-hashes a password (the `crypt` that Salt imports, from crypt-r on 3.13) and
-applies one of our states.
+hashes a password (the `crypt` that Salt imports, from crypt-r on 3.13), has
+gpg and the key directory of Salt's gpg renderer, and applies one of our
+states.
 
 The four installs run side by side, each on a bare base image (no Salt).
 """
@@ -56,6 +57,9 @@ def test_install_salt_gives_a_salt_that_answers_hashes_and_applies(installed, su
     assert box.salt_call("test.ping", check=True).stdout.split() == ["local:", "True"]
     hashed = box.salt_call("shadow.gen_password", "s3cret", "crypt_salt=webstack", check=True).stdout
     assert hashed.split()[-1].startswith("$6$webstack$"), hashed
+    # What Salt's gpg renderer runs, and where it looks for keys (encrypted pillar values).
+    assert box.exec(["gpg", "--version"]).ok
+    assert box.exec(["stat", "-c", "%a %U", "/etc/salt/gpgkeys"]).stdout.split() == ["700", "root"]
     # One of our states, pillar validation and all (no package installs: the install is what's timed).
     applied = box.apply(load_pillar("minimal"), "hardening.login")
     assert applied.ok and applied.changed, applied.explain()

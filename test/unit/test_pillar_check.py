@@ -33,3 +33,16 @@ def test_a_good_pillar_gets_only_peer_tls_and_none_of_ours_nothing(ext_pillar):
     added = ext_pillar("web1", load_pillar("minimal"))
     assert list(added) == ["webstack"] and list(added["webstack"]) == ["peer_tls"]
     assert ext_pillar("other", {"something": "else"}) == {}
+
+
+def test_a_value_the_masters_gpg_renderer_left_encrypted_is_refused_naming_its_key(ext_pillar, tmp_path):
+    sealed = "-----BEGIN PGP MESSAGE-----\n\nhF4DwqGr1YoMPr4SAQdA\n=Zm9v\n-----END PGP MESSAGE-----"
+    pillar = with_settings(load_pillar("minimal"), postgresql={"password": sealed})
+    keydir = tmp_path / "gpgkeys"  # the master's gpg_keydir: beside its config
+    assert ext_pillar("web1", pillar) == {
+        "_errors": [
+            f"webstack:postgresql:password: still GPG-encrypted: no secret key in {keydir} could decrypt "
+            "it (the key is missing there, or the value was encrypted to another key); import the "
+            f"secret key into {keydir}, or encrypt the value again to a key it holds"
+        ]
+    }

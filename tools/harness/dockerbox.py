@@ -301,11 +301,16 @@ class Box:
         """The `roles` grain, as a fleet minion would carry it."""
         self.put_file("/etc/salt/grains", yaml.safe_dump({"roles": list(roles)}))
 
-    def write_pillar(self, pillar: dict, root: str = TEST_PILLAR_ROOT) -> str:
-        """A pillar root holding exactly `pillar` (the `webstack` key and any others)."""
+    def write_pillar(self, pillar: dict, root: str = TEST_PILLAR_ROOT, renderer: str | None = None) -> str:
+        """
+        A pillar root holding exactly `pillar` (the `webstack` key and any
+        others), its file read through `renderer` when given (a shebang's
+        render pipe: "yaml|gpg").
+        """
         self.exec(["rm", "-rf", root])
         self.put_file(f"{root}/top.sls", "base:\n  '*':\n    - site\n")
-        self.put_file(f"{root}/site.sls", yaml.safe_dump(pillar, sort_keys=False), mode=0o600)
+        shebang = f"#!{renderer}\n" if renderer else ""
+        self.put_file(f"{root}/site.sls", shebang + yaml.safe_dump(pillar, sort_keys=False), mode=0o600)
         return root
 
     def salt_call(self, *args: str, pillar_root: str | None = None, check: bool = False) -> Exec:
@@ -320,9 +325,10 @@ class Box:
         states: list[str] | str | None = None,
         test: bool = False,
         extra: tuple = (),
+        renderer: str | None = None,
     ) -> Apply:
         """state.apply (highstate, or `states`), with `pillar` as the whole pillar when given."""
-        root = self.write_pillar(pillar) if pillar is not None else None
+        root = self.write_pillar(pillar, renderer=renderer) if pillar is not None else None
         args = ["--out=json", "state.apply"]
         if states:
             args.append(states if isinstance(states, str) else ",".join(states))

@@ -5,7 +5,8 @@
 #   WHEELHOUSE=/path sudo sh tools/server/install-salt.sh   # from pre-built wheels (PyPI
 #                                  # fills in when they don't fit this Python)
 #   SALT_MASTER=salt.example.com sudo sh tools/server/install-salt.sh   # a minion of that master
-# Also lays down systemd units for salt-minion and salt-master (not enabled).
+# Also lays down systemd units for salt-minion and salt-master (not enabled), and
+# gpg with the keyring directory of Salt's gpg renderer (encrypted pillar values).
 # Idempotent: an existing /opt/salt with the pinned Salt is kept.
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,11 +14,12 @@ want=$(sed -n 's/^salt==//p' "$here/requirements-minion.txt")
 
 apt_install() {
     # shellcheck disable=SC2086
-    dpkg -s "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
+    dpkg -s "$@" >/dev/null 2>&1 || {
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    }
 }
 
 if ! /opt/salt/bin/salt-call --version 2>/dev/null | grep -q " $want "; then
-    export DEBIAN_FRONTEND=noninteractive
     apt_install python3-venv
     python3 -m venv /opt/salt
     reqs="$here/requirements-minion.txt"
@@ -32,6 +34,11 @@ if ! /opt/salt/bin/salt-call --version 2>/dev/null | grep -q " $want "; then
         ln -sf "/opt/salt/bin/$bin" "/usr/local/bin/$bin"
     done
 fi
+# Salt's gpg renderer (`#!yaml|gpg` pillar files) runs the gpg binary on the
+# box that renders the pillar (this one masterless, or the master) before any
+# state could install it; its keys live in gpg_keydir, Salt's default here.
+apt_install gnupg
+install -d -m 0700 /etc/salt/gpgkeys
 mkdir -p /etc/salt/minion.d
 if [ -n "${SALT_MASTER:-}" ]; then
     sed "s#^master: .*#master: $SALT_MASTER#" "$here/etc/salt/fleet-minion.conf" >/etc/salt/minion.d/webstack.conf
