@@ -12,7 +12,8 @@ import os
 import subprocess
 import syslog
 
-from salt.exceptions import CommandExecutionError
+import salt.payload
+from salt.exceptions import CommandExecutionError, SaltDeserializationError
 
 __virtualname__ = "audit"
 
@@ -45,15 +46,25 @@ def job_id(**kwargs):
     """
     The id of the Salt job this call runs in: a command's own (Salt hands it
     to functions as ``__pub_jid``), else that of the running job whose
-    process this is, as the minion lists its jobs (a state's functions are
-    not handed it; a parallel state runs in a child of the job's process).
+    process this is (a state's functions are not handed it; a parallel state
+    runs in a child of the job's process), from the file the minion keeps for
+    each running job (``saltutil.running`` leaves out this process's own).
 
     CLI Example: ``salt-call audit.job_id``
     """
     if kwargs.get("__pub_jid"):
         return kwargs["__pub_jid"]
+    proc = os.path.join(__opts__["cachedir"], "proc")
     ours = {os.getpid(), os.getppid()}
-    return next((job["jid"] for job in __salt__["saltutil.running"]() if job.get("pid") in ours), None)
+    for name in sorted(os.listdir(proc)) if os.path.isdir(proc) else ():
+        try:
+            with open(os.path.join(proc, name), "rb") as fh:
+                job = salt.payload.loads(fh.read())
+        except (OSError, SaltDeserializationError):
+            continue
+        if isinstance(job, dict) and job.get("pid") in ours:
+            return job.get("jid")
+    return None
 
 
 def trail(lines=20):
