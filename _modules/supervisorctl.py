@@ -106,6 +106,20 @@ def rpc(method, *args, wait=10):
             time.sleep(0.5)
 
 
+def answers():
+    """
+    Whether supervisord answers on its socket now, without waiting: not on a
+    box the supervisor role has not set up yet.
+
+    CLI Example: ``salt-call supervisorctl.answers``
+    """
+    try:
+        __salt__["supervisorctl.rpc"]("supervisor.getState", wait=0)
+    except CommandExecutionError:
+        return False
+    return True
+
+
 def status(name=None):
     """
     Every program supervisord knows (or just `name`), named as supervisorctl

@@ -40,10 +40,15 @@ def __virtual__():
 
 
 def _ids(user, group):
-    try:
-        return pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
-    except KeyError as exc:
-        raise CommandExecutionError(f"no such user or group: {exc.args[0]}") from exc
+    """The uid and gid of `user` and `group`, None for one that doesn't exist; and what is missing."""
+    ids, missing = [], []
+    for lookup, name, kind in ((pwd.getpwnam, user, "user"), (grp.getgrnam, group, "group")):
+        try:
+            ids.append(lookup(name)[2])
+        except KeyError:
+            ids.append(None)
+            missing.append(f"{kind} {name!r}")
+    return ids[0], ids[1], missing
 
 
 def _write(path, text, uid, gid, mode):
@@ -81,8 +86,11 @@ def managed(name, values=None, secrets=None, generate=None, user="root", group="
     wanted = {k: __salt__["envfile.stringify"](v) for k, v in dict(values or {}).items()}
     wanted.update({k: __salt__["envfile.stringify"](v) for k, v in dict(secrets or {}).items()})
 
+    uid, gid, missing = _ids(user, group)
+    if missing and not __opts__["test"]:
+        ret.update(result=False, comment=f"{name}: no such {' or '.join(missing)}")
+        return ret
     try:
-        uid, gid = _ids(user, group)
         have = __salt__["envfile.read"](name)
         st = os.stat(name) if os.path.exists(name) else None
     except CommandExecutionError as exc:
@@ -129,13 +137,19 @@ def managed(name, values=None, secrets=None, generate=None, user="root", group="
     if not changes:
         ret["comment"] = f"{name} is in the correct state (values not shown)"
         return ret
+    verb = "created" if st is None else "updated"
     if __opts__["test"]:
-        ret.update(result=None, changes=changes, comment=f"{name} would be updated (values not shown)")
+        # On a fresh box the project's group comes from a state that has not
+        # run yet: a prediction, as file.managed makes, not a failure.
+        later = (
+            f"; {' and '.join(missing)} does not exist yet: an earlier state must make it" if missing else ""
+        )
+        ret.update(result=None, changes=changes, comment=f"{name} would be {verb} (values not shown){later}")
         return ret
     try:
         _write(name, text, uid, gid, want_mode)
     except OSError as exc:
         ret.update(result=False, comment=f"{name}: could not write: {exc.strerror}")
         return ret
-    ret.update(changes=changes, comment=f"{name} updated (values not shown)")
+    ret.update(changes=changes, comment=f"{name} {verb} (values not shown)")
     return ret

@@ -64,18 +64,21 @@ def managed(name, password):
         Its password. Never in the state's output either.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
-    if not salt.utils.path.which(CTL):
+    installed = salt.utils.path.which(CTL)
+    if not installed and not __opts__["test"]:
         ret.update(result=False, comment="rabbitmqctl is not installed")
         return ret
-    check = _ctl("authenticate_user", name, password)
-    if check["retcode"] == 0:
+    if installed and _ctl("authenticate_user", name, password)["retcode"] == 0:
         ret["comment"] = f"RabbitMQ user {name} logs in with its password"
         return ret
     if __opts__["test"]:
+        # Without rabbitmqctl: a fresh box, the rabbitmq role installs the
+        # server earlier in the real run.
+        later = "" if installed else " once RabbitMQ is installed"
         ret.update(
             result=None,
             changes={"password": "would be set"},
-            comment=f"The password of RabbitMQ user {name} would be set",
+            comment=f"The password of RabbitMQ user {name} would be set{later}",
         )
         return ret
     change = _ctl("change_password", name, password)

@@ -36,7 +36,10 @@ A ``watch`` that fires (a new release) sends ``reload_signal`` when given
 (gunicorn: HUP, new workers before the old ones go), else restarts (celery:
 a warm shutdown, then a start).
 
-With ``test=True`` the states still ask supervisord to re-read its config
+With ``test=True`` on a box where supervisord does not answer yet (a fresh
+one: the supervisor role starts it earlier in the real run), ``running``
+predicts the program added and started, and ``absent`` finds nothing to
+remove. Otherwise the states still ask supervisord to re-read its config
 files (``reloadConfig``, what ``supervisorctl reread`` does): it only refreshes
 supervisord's view of its config files, no process is touched, and it is the
 one way to know whether supervisord would see a change.
@@ -102,6 +105,15 @@ def running(name, reload_signal=None, virtualenv=None, env_file=None, timeout=60
     """
     ret = _ret(name)
     test = __opts__["test"]
+    if test and not __salt__["supervisorctl.answers"]():
+        # A fresh box: the supervisor role's service state starts supervisord
+        # earlier in the real run, which then adds this program.
+        ret.update(
+            result=None,
+            changes={"config": "added"},
+            comment=f"{name} would be added and started once supervisord runs (it does not answer yet)",
+        )
+        return ret
     # Programs added in this run with another one's state (`together`).
     added = __context__.setdefault("supervisord.added", [])
     try:
@@ -221,6 +233,9 @@ def absent(name):
     file is gone (remove the file first, with a requisite).
     """
     ret = _ret(name)
+    if __opts__["test"] and not __salt__["supervisorctl.answers"]():
+        ret["comment"] = f"{name} is not in supervisord (it does not answer yet: nothing to remove)"
+        return ret
     try:
         diff = __salt__["supervisorctl.reread"]()
         known = name in __salt__["supervisorctl.status"]()

@@ -249,22 +249,25 @@ def render(tmp_path_factory):
     """
     Compile SLS for an OS and a pillar without touching anything:
     `render("ubuntu-24.04", pillar, "nginx")` returns the high data of that
-    SLS (None: the whole highstate) or raises RenderFailed with Salt's errors.
+    SLS (None: the whole highstate) or raises RenderFailed with Salt's errors;
+    `test=True` renders it as a dry run (`state.apply test=True`) would.
     """
     # Only the newest Caller is reused: Salt's loader context (__pillar__,
     # __grains__) belongs to the last one made, so an older one would render
     # with another pillar.
     last = {}
 
-    def run(os_name: str, pillar: dict, sls: str | None = None, roles=ALL_ROLES):
-        key = (os_name, yaml.safe_dump(pillar), tuple(roles))
+    def run(os_name: str, pillar: dict, sls: str | None = None, roles=ALL_ROLES, test=False):
+        key = (os_name, yaml.safe_dump(pillar), tuple(roles), test)
         if last.get("key") != key:
             tmp = tmp_path_factory.mktemp("render")
             (tmp / "pillar").mkdir()
             (tmp / "pillar" / "top.sls").write_text("base:\n  '*':\n    - site\n")
             (tmp / "pillar" / "site.sls").write_text(yaml.safe_dump(pillar))
             grains = {**HOST_GRAINS, **OS_GRAINS[os_name], "roles": list(roles)}
-            last.update(key=key, caller=salt.client.Caller(mopts=minion_opts(tmp, grains, tmp / "pillar")))
+            # The test flag as state.apply sets it (show_highstate takes none).
+            mopts = {**minion_opts(tmp, grains, tmp / "pillar"), "test": test}
+            last.update(key=key, caller=salt.client.Caller(mopts=mopts))
         caller = last["caller"]
         out = caller.cmd("state.show_highstate") if sls is None else caller.cmd("state.show_sls", sls)
         if not isinstance(out, dict):
@@ -333,6 +336,25 @@ def converge(box: Box, pillar: dict, states=None):
     assert result.ok, result.explain()
     if not is_converged_to(box, pillar, states):
         box.converged = (copy.deepcopy(pillar), states)
+    return result
+
+
+def first_converge(box: Box, pillar: dict, states=None):
+    """
+    A fresh box's first converge, after a dry run (the README's first step on
+    a new server): `box.dry` is that run and `box.dry_problems` what was
+    wrong with it (dry_run.problems: a failure, a trace left on the box, a
+    change the real run made that it did not foresee), for a test to assert.
+    """
+    # test/container is on sys.path by now: only container tests converge.
+    from dry_run import footprint, problems, touched
+
+    box.write_pillar(pillar)
+    before = footprint(box)
+    box.dry = box.apply(pillar, states, test=True)
+    trace = touched(before, footprint(box))
+    result = converge(box, pillar, states)
+    box.dry_problems = problems(box.dry, trace, result)
     return result
 
 
@@ -406,8 +428,8 @@ def _start_stack(boxes, suite: str) -> Box:
         fail2ban={"ignoreip": [boxes.subnet()]},
     )
     box.receiver = receiver
-    box.first = converge(box, box.pillar)
-    print(f"\n{name} converge ({suite}): {box.first.summary()}")
+    box.first = first_converge(box, box.pillar)
+    print(f"\n{name} dry run ({suite}): {box.dry.summary()}; converge: {box.first.summary()}")
     return box
 
 
@@ -420,7 +442,8 @@ def stacks(boxes):
     shipping its logs over TLS to a receiver box. Shared across test files:
     use it read-only, or put back what you change. `.pillar` is what it was
     converged with, `.receiver` the SyslogReceiver, `.first` the converge's
-    Apply, `.suite` its suite, `.hostname` its host name.
+    Apply (`.dry`, `.dry_problems`: the dry run before it, see
+    first_converge), `.suite` its suite, `.hostname` its host name.
     """
     made: dict[str, Box] = {}
 
@@ -488,6 +511,6 @@ def acme_balancer(boxes, acme_server):
         peers={"web": [web.ip()]},
         balancer={"tls": {"enabled": True, "acme": acme_server.pillar()}},
     )
-    box.first = converge(box, box.pillar, "balancer")
+    box.first = first_converge(box, box.pillar, "balancer")
     box.web = web
     return box

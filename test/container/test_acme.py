@@ -18,7 +18,7 @@ import time
 
 import pytest
 from box_helpers import helper
-from conftest import BALANCED_DOMAIN, converge, with_settings
+from conftest import BALANCED_DOMAIN, converge, first_converge, with_settings
 from cryptography import x509
 from figures import report as figure
 from test_nginx import DOMAINS, PILLAR, start_nginx_box
@@ -98,13 +98,23 @@ def site(boxes, acme_server, peer):
     acme_server.point(DOMAINS, box.ip())
     box.pillar = acme_pillar(acme_server)
     before = acme_server.orders()
-    box.first = converge(box, box.pillar, "nginx")
+    box.first = first_converge(box, box.pillar, "nginx")
     box.orders = acme_server.orders() - before
     print(f"\nACME site first converge: {box.first.summary()}")
     return box
 
 
 # -- nginx -----------------------------------------------------------------------------
+
+
+def test_dry_runs_on_the_fresh_boxes_ordered_nothing_and_foresaw_the_first_converges(site, acme_balancer):
+    # One order in all (the real run's: test_the_first_converge_...), none by the dry run.
+    for box, certificate in (
+        (site, "nginx-acme-certificate-is-issued"),
+        (acme_balancer, "balancer-acme-certificate-is-issued"),
+    ):
+        assert not box.dry_problems, "\n".join(box.dry_problems)
+        assert box.dry.by_id[certificate]["result"] is None, box.dry.by_id[certificate]
 
 
 def test_the_first_converge_serves_a_certificate_from_the_ca_for_every_name(site, peer, acme_server, request):

@@ -17,7 +17,7 @@ import shlex
 import time
 
 import pytest
-from conftest import assert_idempotent, converge, load_pillar, with_settings
+from conftest import assert_idempotent, first_converge, load_pillar, with_settings
 from figures import report
 from object_store import start_object_store
 
@@ -110,8 +110,18 @@ def site(boxes, store):
     """The app box converged with backups to the store; `.pillar`, `.first`."""
     box = boxes.start("bk-app")
     box.pillar = pillar(store)
-    box.first = converge(box, box.pillar)
+    box.first = first_converge(box, box.pillar)
     return box
+
+
+def test_a_dry_run_on_the_fresh_box_foresaw_the_first_apply_and_its_backups(site):
+    assert not site.dry_problems, "\n".join(site.dry_problems)
+    for state_id in (
+        "backup-repository-holds-this-clusters-stanza",
+        "backup-database-has-a-full-backup",
+        "backup-media-repository-holds-a-snapshot",
+    ):
+        assert site.dry.by_id[state_id]["result"] is None, site.dry.by_id[state_id]
 
 
 def test_the_first_apply_backs_up_to_the_store_encrypted_and_status_is_green(site, store, request):

@@ -15,6 +15,7 @@ rest Debian 12: a fleet half-way through moving to the new release.
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import json
 import ssl
@@ -26,6 +27,7 @@ import pytest
 import yaml
 from box_helpers import helper
 from conftest import SESSION
+from dry_run import footprint, problems, touched
 from figures import report
 
 from tools.harness.dockerbox import MOUNT, REPO, salt_image
@@ -56,7 +58,15 @@ def fleet(request):
         t0 = time.monotonic()
         f.up()
         log(f"master and {len(f.minions)} minions up, mine filled in {time.monotonic() - t0:.1f} s")
+        # An operator's first step on a new fleet: `salt '*' state.apply
+        # test=True` through the master, every minion still fresh.
+        with concurrent.futures.ThreadPoolExecutor(len(f.minions)) as pool:
+            before = dict(zip(f.minions, pool.map(lambda m: footprint(f.box(m)), f.minions), strict=True))
+            f.dry = f.apply(test=True, on_return=lambda m, r: log(f"dry run: {row(m, r)}"))
+            after = dict(zip(f.minions, pool.map(lambda m: footprint(f.box(m)), f.minions), strict=True))
+        f.dry_touched = {m: touched(before[m], after[m]) for m in f.minions}
         results = f.converge(log=log, first=True)
+        f.first = results
         log(f"converged in {time.monotonic() - t0:.1f} s")
         failed = {m: r.explain() for m, r in results.items() if not r.ok}
         assert not failed, "the fleet did not converge:\n" + "\n".join(failed.values())
@@ -102,6 +112,20 @@ def test_every_minion_converged(fleet):
             assert "balancer" in states
         if "web" in roles:
             assert {"app", "supervisor", "nginx"} <= set(states)
+
+
+def test_a_dry_run_through_the_master_on_the_fresh_fleet_failed_nothing_touched_nothing_and_foresaw_all(
+    fleet,
+):
+    # Every fleet role: the first converge ran in waves after it, the data
+    # tier first; each minion's dry run still foresaw all its first run changed.
+    found = [
+        f"{m}: {line}"
+        for m in fleet.minions
+        for line in problems(fleet.dry[m], fleet.dry_touched[m], fleet.first[m])
+    ]
+    assert not found, "\n".join(found)
+    assert all(fleet.first[m].changed for m in fleet.minions), "a minion was not fresh"
 
 
 def test_the_master_lists_each_app_hosts_releases_and_their_audit_trails_name_the_job(fleet):

@@ -255,6 +255,12 @@ def test_only_nginx_and_ssh_listen_beyond_loopback(box):
         assert box.host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
+def test_the_dry_run_on_the_fresh_box_failed_nothing_touched_nothing_and_foresaw_every_change(box):
+    # The demo pillar, as a new user tries it first (conftest's stacks).
+    assert not box.dry_problems, "\n".join(box.dry_problems) + "\n" + box.dry.explain()
+    assert box.first.changed, "the box was not fresh: its first converge changed nothing"
+
+
 def test_a_second_apply_of_the_stack_changes_nothing(box, idempotent):
     before = {p: pid(box, p) for p in (f"{NAME}-gunicorn", WORKER, f"{NAME}-celerybeat")}
     again = idempotent(box, box.pillar)

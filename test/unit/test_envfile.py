@@ -125,6 +125,22 @@ def test_a_wrong_mode_is_fixed(managed, tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
-def test_an_unknown_group_fails_cleanly(managed, tmp_path):
-    ret = managed(name=str(tmp_path / "env"), values={"A": "1"}, group="no-such-group-xyz")
-    assert ret["result"] is False and "no such user or group" in ret["comment"]
+def test_an_unknown_group_fails_cleanly_and_test_mode_predicts_it_made_first(managed, tmp_path):
+    path = tmp_path / "env"
+    ret = managed(name=str(path), values={"A": "1"}, group="no-such-group-xyz")
+    assert ret["result"] is False
+    assert ret["comment"] == f"{path}: no such group 'no-such-group-xyz'"
+    assert not path.exists()
+    # A fresh box: the group comes from the users state, which a dry run does not apply.
+    dry = managed(test=True, name=str(path), values={"A": "1"}, group="no-such-group-xyz")
+    assert dry["result"] is None
+    assert dry["changes"] == {"variables": {"added": ["A"]}, "file": "created"}
+    assert dry["comment"] == (
+        f"{path} would be created (values not shown); group 'no-such-group-xyz' does not exist yet:"
+        " an earlier state must make it"
+    )
+    assert not path.exists()
+    # An existing file whose group is still to be made: its owner would change.
+    managed(name=str(path), values={"A": "1"})
+    dry = managed(test=True, name=str(path), values={"A": "1"}, group="no-such-group-xyz")
+    assert dry["result"] is None and dry["changes"]["owner"]["new"] == "root:no-such-group-xyz"

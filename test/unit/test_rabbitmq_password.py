@@ -86,9 +86,16 @@ def test_a_failed_change_fails_with_rabbitmqctl_words(managed):
     never_on_a_command_line(ctl, ret)
 
 
-def test_without_rabbitmqctl_it_fails_clearly(salt_loader, monkeypatch):
+def test_without_rabbitmqctl_it_fails_clearly_and_a_dry_run_predicts(salt_loader, monkeypatch):
     monkeypatch.setattr(salt.utils.path, "which", lambda name: None)
-    ret = salt_loader(fakes={"cmd.run_all": FakeCtl(PASSWORD)}).states["rabbitmq_password.managed"](
+    ctl = FakeCtl(PASSWORD)
+    ret = salt_loader(fakes={"cmd.run_all": ctl}).states["rabbitmq_password.managed"]("shop", PASSWORD)
+    assert ret["result"] is False and "rabbitmqctl is not installed" in ret["comment"]
+    # A fresh box: the server comes earlier in the real run.
+    dry = salt_loader(fakes={"cmd.run_all": ctl}, test=True).states["rabbitmq_password.managed"](
         "shop", PASSWORD
     )
-    assert ret["result"] is False and "rabbitmqctl is not installed" in ret["comment"]
+    assert dry["result"] is None and dry["changes"] == {"password": "would be set"}
+    assert dry["comment"] == "The password of RabbitMQ user shop would be set once RabbitMQ is installed"
+    assert ctl.calls == []
+    assert PASSWORD not in str(dry)

@@ -9,6 +9,7 @@ import xmlrpc.client
 import xmlrpc.server
 
 import pytest
+from salt.exceptions import CommandExecutionError
 
 
 class FakeSupervisor:
@@ -18,7 +19,9 @@ class FakeSupervisor:
     and command is kept in `calls`.
     """
 
-    def __init__(self, disk=None, loaded=None, states=None, unreachable=0, then=None):
+    def __init__(self, disk=None, loaded=None, states=None, unreachable=0, then=None, down=False):
+        # down: supervisord is not running (a fresh box), its socket answers nothing.
+        self.down = down
         self.disk = dict(disk or {})
         self.loaded = dict(loaded if loaded is not None else self.disk)
         running = {n: ("RUNNING", 100 + i) for i, n in enumerate(self.loaded)}
@@ -39,8 +42,13 @@ class FakeSupervisor:
         removed = [n for n in self.loaded if n not in self.disk]
         return added, changed, removed
 
-    def rpc(self, method, *args):
-        """supervisord's XML-RPC answers to the two questions the module asks."""
+    def rpc(self, method, *args, wait=10):
+        """supervisord's XML-RPC answers to the questions the module asks."""
+        if self.down:
+            self.calls.append(["no answer"])
+            raise CommandExecutionError("supervisord does not answer on /var/run/supervisor.sock")
+        if method == "supervisor.getState":
+            return {"statecode": 1, "statename": "RUNNING"}
         if method == "supervisor.getAllProcessInfo":
             self.calls.append(["status"])
             states, self.states = self.states, {**self.states, **self.then}
@@ -96,7 +104,7 @@ class FakeSupervisor:
 
     def acted(self):
         """The calls that change something (not status / reread)."""
-        return [c for c in self.calls if c[0] not in ("status", "reread")]
+        return [c for c in self.calls if c[0] not in ("status", "reread", "no answer")]
 
 
 @pytest.fixture
@@ -386,3 +394,23 @@ def test_absent_with_the_config_still_there_fails_but_test_mode_predicts(make):
     assert ret["result"] is False and "remove it first" in ret["comment"]
     ret = make(fake, test=True).states["supervisord.absent"]("shop-celerybeat")
     assert ret["result"] is None and fake.acted() == []
+
+
+def test_on_a_box_without_supervisord_yet_test_mode_predicts_and_asks_once(make):
+    fake = FakeSupervisor(down=True)
+    ldr = make(fake, test=True)
+    assert ldr.salt["supervisorctl.answers"]() is False
+    ret = ldr.states["supervisord.running"]("shop-gunicorn", reload_signal="HUP")
+    assert ret["result"] is None and ret["changes"] == {"config": "added"}
+    assert (
+        ret["comment"]
+        == "shop-gunicorn would be added and started once supervisord runs (it does not answer yet)"
+    )
+    ret = ldr.states["supervisord.absent"]("shop-celerybeat")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "nothing to remove" in ret["comment"]
+    # One question each, never waited on, nothing done.
+    assert fake.calls == [["no answer"]] * 3
+    # A real run still fails when supervisord does not answer (its service state failed).
+    ret = make(fake).states["supervisord.running"]("shop-gunicorn")
+    assert ret["result"] is False and "does not answer" in ret["comment"]

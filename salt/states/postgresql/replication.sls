@@ -1,6 +1,9 @@
 {%- from "settings.jinja" import ws with context %}
 {%- set pg = ws.postgresql %}
 {%- set rep = pg.replication %}
+{#- A dry run on a new box: Salt's postgres states load only once psql is
+    installed (as in postgresql/database.sls). #}
+{%- set before_server = opts['test'] and not salt['cmd.which']('psql') %}
 include:
   - postgresql.service
 {%- if rep.role == "primary" %}
@@ -9,8 +12,12 @@ include:
 {#- The role the replicas stream as: replication only, no database of its
     own, a SCRAM password (on the replicas it arrives with the rest). #}
 postgresql-replication-role-logs-in-with-its-password:
+{%- if before_server %}
+  test.configurable_test_state:
+    - changes: true
+    - comment: The replication role {{ rep.user }} (SCRAM password) would be created once PostgreSQL is installed.
+{%- else %}
   postgres_user.present:
-    - name: {{ rep.user }}
     - password: {{ rep.password|tojson }}
     - encrypted: scram-sha-256
     - login: true
@@ -20,6 +27,8 @@ postgresql-replication-role-logs-in-with-its-password:
     - createroles: false
     - user: postgres
     - db_port: {{ pg.port }}
+{%- endif %}
+    - name: {{ rep.user }}
     - require:
       - postgresql_cluster: postgresql-cluster-applies-its-configuration
 {%- endif %}

@@ -21,15 +21,17 @@ postgresql-cluster-is-running:
 {#- The superuser's own writes (our states, backups, an operator's psql)
     commit locally: with synchronous replication on they would otherwise
     wait for a replica, and a new primary's first run (its roles, before
-    any replica streams) would wait forever. The app's commits wait. #}
+    any replica streams) would wait forever. The app's commits wait.
+    runuser, not `runas`: Salt skips a state whose `unless` it cannot run as
+    a user that does not exist yet, so a dry run on a fresh box would say
+    nothing of this. #}
 postgresql-admin-writes-do-not-wait-for-replicas:
   cmd.run:
     - name: >-
-        psql -XAtq -p {{ pg.port }} -c "SET synchronous_commit = local"
+        runuser -u postgres -- psql -XAtq -p {{ pg.port }} -c "SET synchronous_commit = local"
         -c "ALTER ROLE postgres SET synchronous_commit = local"
-    - runas: postgres
     - unless: >-
-        psql -XAtq -p {{ pg.port }} -c "SELECT 1 FROM pg_db_role_setting
+        runuser -u postgres -- psql -XAtq -p {{ pg.port }} -c "SELECT 1 FROM pg_db_role_setting
         WHERE setrole = 'postgres'::regrole AND setdatabase = 0
         AND 'synchronous_commit=local' = ANY (setconfig)" | grep -q 1
     - require:
