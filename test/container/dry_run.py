@@ -20,7 +20,9 @@ MARK = "/tmp/.webstack-dry-run-mark"
 # Not the box's configuration: the kernel's and the runtime's file systems;
 # what any salt-call makes for itself (its id, keys, job cache, synced
 # modules, logs); the pillar the test harness hands it; the directory apt
-# makes on any read of its package lists.
+# makes on any read of its package lists; systemd's note of when each timer
+# last ran (the distribution's own timers fire when due, dry run or not:
+# e2scrub_all on Sundays at 03:10, apt-daily twice a day).
 NOT_THE_BOX = (
     "/proc",
     "/sys",
@@ -34,6 +36,7 @@ NOT_THE_BOX = (
     "/etc/salt/minion_id",
     TEST_PILLAR_ROOT,
     "/var/lib/apt/lists/partial",
+    "/var/lib/systemd/timers",
 )
 # systemd's bus-activated helpers behind localectl and timedatectl (Salt's
 # locale and timezone modules ask them): started on a question, gone when idle.
